@@ -1,0 +1,177 @@
+"""Run directories and atomic output files shared by every occam command (SPEC §5).
+
+Every file is written to a temporary sibling and renamed into place, so a killed run never
+leaves a half-written result behind.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "write_json",
+    "read_json",
+    "write_csv",
+    "save_figure",
+    "run_metadata",
+    "git_hash",
+    "to_jsonable",
+]
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    """Write ``data`` to ``path`` via a temp file in the same folder and ``os.replace``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+    """Atomically write UTF-8 text."""
+    return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def to_jsonable(obj: Any) -> Any:
+    """Convert dataclasses, numpy scalars/arrays, paths and non-finite floats to JSON values.
+
+    Non-finite floats become the strings ``"inf"``, ``"-inf"``, ``"nan"`` so the file stays strict JSON.
+    """
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: to_jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, Mapping):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return to_jsonable(obj.tolist())
+    if isinstance(obj, (np.bool_, bool)):
+        return bool(obj)
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, (np.floating, float)):
+        x = float(obj)
+        if np.isnan(x):
+            return "nan"
+        if np.isinf(x):
+            return "inf" if x > 0 else "-inf"
+        return x
+    if isinstance(obj, complex | np.complexfloating):
+        return {"re": to_jsonable(obj.real), "im": to_jsonable(obj.imag)}
+    if isinstance(obj, Path):
+        return str(obj)
+    return obj
+
+
+def write_json(path: str | os.PathLike, obj: Any) -> Path:
+    """Atomically write ``obj`` (made JSON-safe by :func:`to_jsonable`) as indented JSON."""
+    text = json.dumps(to_jsonable(obj), indent=2, sort_keys=False, allow_nan=False)
+    return atomic_write_text(path, text + "\n")
+
+
+def read_json(path: str | os.PathLike) -> Any:
+    """Read a JSON file written by :func:`write_json`."""
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def write_csv(
+    path: str | os.PathLike,
+    rows: Iterable[Mapping[str, Any]] | Iterable[Sequence[Any]],
+    header: Sequence[str] | None = None,
+) -> Path:
+    """Atomically write rows (dicts, or sequences with ``header``) as CSV."""
+    rows = list(rows)
+    buf = io.StringIO()
+    if rows and isinstance(rows[0], Mapping):
+        fields = list(header) if header is not None else list(rows[0].keys())
+        writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
+        writer.writeheader()
+        for r in rows:
+            writer.writerow({k: to_jsonable(r.get(k)) for k in fields})
+    else:
+        writer = csv.writer(buf, lineterminator="\n")
+        if header is not None:
+            writer.writerow(header)
+        for r in rows:
+            writer.writerow([to_jsonable(v) for v in r])
+    return atomic_write_text(path, buf.getvalue())
+
+
+def save_figure(fig: Any, path_stem: str | os.PathLike, dpi: int = 150) -> list[Path]:
+    """Save a matplotlib figure as ``<stem>.png`` and ``<stem>.svg`` atomically; close it."""
+    import matplotlib.pyplot as plt
+
+    stem = Path(path_stem)
+    out = []
+    for ext in ("png", "svg"):
+        buf = io.BytesIO()
+        fig.savefig(buf, format=ext, dpi=dpi, bbox_inches="tight")
+        out.append(atomic_write_bytes(stem.with_suffix(f".{ext}"), buf.getvalue()))
+    plt.close(fig)
+    return out
+
+
+def git_hash(start: str | os.PathLike | None = None) -> str | None:
+    """The HEAD commit of the git checkout holding this package, or ``None`` outside one."""
+    where = Path(start) if start is not None else Path(__file__).resolve().parent
+    try:
+        res = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=where,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return res.stdout.strip() or None if res.returncode == 0 else None
+
+
+def run_metadata(
+    command: str, config: Any = None, seed: int | None = None, extra: Mapping | None = None
+) -> dict[str, Any]:
+    """Provenance block every JSON output carries (SPEC §5): versions, seed, config, git hash."""
+    from importlib import metadata
+
+    versions = {"python": sys.version.split()[0], "platform": platform.platform()}
+    for pkg in ("occam", "numpy", "scipy", "sympy", "mpmath", "torch", "numba"):
+        try:
+            versions[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            continue
+    meta = {
+        "command": command,
+        "versions": versions,
+        "git_hash": git_hash(),
+        "seed": seed,
+        "config": to_jsonable(config) if config is not None else None,
+    }
+    if extra:
+        meta.update(to_jsonable(dict(extra)))
+    return meta
