@@ -1,0 +1,230 @@
+"""Free-energy crossover between an accurate phase A and a simple phase B (SPEC §2.1).
+
+``F_B - F_A = n dL - dlambda ln n`` vanishes where ``n = a ln n`` with ``a = dlambda / dL``; the real
+solutions are ``n_k = -a W_k(-1/a)`` for the Lambert-W branches ``k in {0, -1}``, real iff ``a >= e``.
+The same roots are computed three independent ways (sympy symbolic, scipy, mpmath at 50 digits).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import mpmath
+import numpy as np
+import scipy.optimize
+import scipy.special
+import sympy
+
+from theory.cli_support import InputError, check_finite, check_odd_prime, check_positive
+from theory.free_energy import free_energy_gap
+
+__all__ = [
+    "Crossover",
+    "Paper004Crossover",
+    "crossover_n",
+    "paper004_crossover",
+    "symbolic_roots",
+    "lambert_roots_scipy",
+    "lambert_roots_mpmath",
+    "lambert_roots_sympy",
+    "root_condition_number",
+    "ACCURATE",
+    "SIMPLE",
+]
+
+ACCURATE = "A (accurate: lower loss, larger RLCT)"
+SIMPLE = "B (simple: smaller RLCT, larger loss)"
+_U = np.finfo(float).eps  # unit round-off of float64 (2u)
+
+
+@lru_cache(maxsize=1)
+def symbolic_roots() -> dict[str, sympy.Expr]:
+    """``solve(n dL = dlambda ln n)`` with sympy, extended to both real branches (SPEC §2.1).
+
+    Returns ``{"equation", "n_0", "n_-1", "a"}`` as sympy objects in the symbols ``n, Delta_lambda,
+    Delta_L``; ``n_k = -(dlambda/dL) LambertW(-dL/dlambda, k)``.
+    """
+    n, dlam, dloss = sympy.symbols("n Delta_lambda Delta_L", positive=True)
+    eq = sympy.Eq(n * dloss, dlam * sympy.log(n))
+    (principal,) = sympy.solve(eq, n)  # sympy returns the k = 0 branch only
+    w = principal.atoms(sympy.LambertW).pop()
+    lower = principal.subs(w, sympy.LambertW(w.args[0], -1))
+    return {"equation": eq, "n_0": principal, "n_-1": lower, "a": dlam / dloss}
+
+
+def _check_a(a: float) -> float:
+    a = check_finite("a", a)
+    if a < math.e:
+        raise InputError(f"a: n = a ln n has real roots only for a >= e, got {a!r}")
+    return a
+
+
+def lambert_roots_scipy(a: float) -> tuple[float, float]:
+    """``(n_0, n_-1) = -a W_{0,-1}(-1/a)`` with ``scipy.special.lambertw`` (float64)."""
+    a = _check_a(a)
+    x = -1.0 / a
+    if x <= -1.0 / math.e:  # -1/a rounded onto or past the branch point: the double root n = e
+        return (math.e, math.e)
+    n0 = -a * scipy.special.lambertw(x, 0).real
+    n1 = -a * scipy.special.lambertw(x, -1).real
+    return (float(n0), float(n1))
+
+
+def lambert_roots_mpmath(a: float, dps: int = 50) -> tuple[mpmath.mpf, mpmath.mpf]:
+    """The two roots with ``mpmath.lambertw`` at ``dps`` significant digits (a taken exactly)."""
+    a = _check_a(a)
+    with mpmath.workdps(dps):
+        am = mpmath.mpf(a)
+        x = -1 / am
+        roots = tuple(-am * mpmath.re(mpmath.lambertw(x, k)) for k in (0, -1))
+    return roots
+
+
+def lambert_roots_sympy(a: float, dps: int = 50) -> tuple[sympy.Float, sympy.Float]:
+    """The symbolic roots of :func:`symbolic_roots` evaluated at ``a`` to ``dps`` digits."""
+    a = _check_a(a)
+    sol = symbolic_roots()
+    dlam, dloss = sorted(sol["a"].free_symbols, key=str)[::-1]  # Delta_lambda, Delta_L
+    subs = {dlam: sympy.Float(a, dps + 10), dloss: sympy.Integer(1)}
+    return tuple(sympy.re(sol[k].subs(subs).evalf(dps)) for k in ("n_0", "n_-1"))
+
+
+def root_condition_number(a: float, n: float) -> float:
+    """Relative condition number ``|d ln n / d ln a| = n / |n - a|`` of a root of ``n = a ln n``.
+
+    It bounds how float rounding of ``a`` propagates to the root; it diverges at the double root
+    ``a = e`` where instead ``|dn| <= e sqrt(2 |da| / e)`` (square-root sensitivity).
+    """
+    return float("inf") if n == a else abs(n / (n - a))
+
+
+def root_tolerance(a: float, n: float, ulps: float = 64.0) -> float:
+    """Absolute accuracy to expect of a float64 root: ``ulps * u * n * cond`` capped by the
+    square-root law near the double root (``e sqrt(2 ulps u)``)."""
+    cond = root_condition_number(a, n)
+    linear = ulps * _U * n * cond
+    sqrt_law = math.e * math.sqrt(2 * ulps * _U) * 4
+    return min(linear, sqrt_law) if math.isfinite(linear) else sqrt_law
+
+
+@dataclass(frozen=True)
+class Crossover:
+    """Where phases A (accurate) and B (simple) exchange free-energy dominance (SPEC §2.1)."""
+
+    dlambda: float
+    dloss: float
+    dm: float
+    a: float  # dlambda / dloss (inf when dloss = 0)
+    has_crossing: bool
+    n0: float | None  # the W_0 root (B starts to win)
+    n_minus1: float | None  # the W_-1 root (A wins again beyond it)
+    intervals: list[tuple[float, float, str]] = field(default_factory=list)
+    message: str = ""
+
+    def winner(self, n: float) -> str:
+        """The phase with the lower free energy at sample size ``n`` (ties go to A)."""
+        gap = free_energy_gap(n, self.dloss, self.dlambda, self.dm)
+        return SIMPLE if gap < 0 else ACCURATE
+
+
+def _intervals(roots: list[float], gap_at_one_plus: float) -> list[tuple[float, float, str]]:
+    edges = [1.0, *roots, math.inf]
+    winner = SIMPLE if gap_at_one_plus < 0 else ACCURATE
+    out = []
+    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+        out.append((lo, hi, winner))
+        winner = ACCURATE if winner == SIMPLE else SIMPLE
+    return out
+
+
+def _numeric_roots(dlambda: float, dloss: float, dm: float) -> list[float]:
+    """Sign changes of ``F_B - F_A`` on ``n > 1`` (used with the ln ln n correction)."""
+
+    def gap(log_nm1: float) -> float:
+        return free_energy_gap(1.0 + math.exp(log_nm1), dloss, dlambda, dm)
+
+    a = dlambda / dloss if dloss > 0 else 1e6
+    hi = math.log(max(100.0, 50.0 * a * (1 + math.log1p(a))))
+    grid = np.linspace(-34.0, hi, 4001)  # 1 + e^-34 is still > 1 in float64
+    vals = np.array([gap(t) for t in grid])
+    roots = []
+    for i in np.flatnonzero(np.sign(vals[:-1]) * np.sign(vals[1:]) < 0):
+        t = scipy.optimize.brentq(gap, grid[i], grid[i + 1], xtol=1e-15, rtol=1e-15)
+        roots.append(1.0 + math.exp(t))
+    return roots
+
+
+def crossover_n(dlambda: float, dloss: float, dm: float = 0.0) -> Crossover:
+    """Solve ``F_A(n) = F_B(n)`` for both real roots and say which phase wins where (SPEC §2.1).
+
+    ``dlambda = lambda_A - lambda_B > 0``; ``dloss = L_B - L_A >= 0``; ``dm = m_A - m_B`` switches on
+    Watanabe's ``(m-1) ln ln n`` correction (then solved numerically, no closed form).
+    """
+    dlambda = check_positive("dlambda", dlambda)
+    dloss = check_positive("dloss", dloss, allow_zero=True)
+    dm = check_finite("dm", dm)
+    if dloss == 0 and not dm:
+        msg = (
+            "dloss = 0 (noiseless): the simple phase B has the same loss and a smaller RLCT, "
+            "so it wins for every n > 1; there is no crossing"
+        )
+        return Crossover(dlambda, 0.0, dm, math.inf, False, None, None, [(1.0, math.inf, SIMPLE)], msg)
+
+    a = dlambda / dloss if dloss > 0 else math.inf
+    if dm:
+        roots = _numeric_roots(dlambda, dloss, dm)
+        ivs = _intervals(roots, free_energy_gap(1.0 + 1e-12, dloss, dlambda, dm))
+        msg = f"with the ln ln n correction (dm = {dm:g}): {len(roots)} crossing(s) found numerically"
+        # n0: where B starts to win; n_-1: where A takes over again (as in the Lambert-W case).
+        n0 = next((lo for lo, _, w in ivs[1:] if w == SIMPLE), None)
+        n1 = next((lo for lo, _, w in ivs[1:][::-1] if w == ACCURATE), None)
+        return Crossover(dlambda, dloss, dm, a, bool(roots), n0, n1, ivs, msg)
+    if a < math.e:
+        msg = (
+            f"a = dlambda/dloss = {a:.6g} < e: n - a ln n > 0 for all n, so the accurate phase A "
+            "wins at every n; there is no crossing"
+        )
+        return Crossover(dlambda, dloss, 0.0, a, False, None, None, [(1.0, math.inf, ACCURATE)], msg)
+    n0, n1 = lambert_roots_scipy(a)
+    if n0 == n1:
+        msg = "a = e: double root n = e where the phases tie; A wins elsewhere"
+        return Crossover(dlambda, dloss, 0.0, a, True, n0, n1, [(1.0, math.inf, ACCURATE)], msg)
+    msg = (
+        f"A wins on [1, {n0:.10g}), the simple phase B on ({n0:.10g}, {n1:.6g}), "
+        f"and A again for n > {n1:.6g}"
+    )
+    return Crossover(dlambda, dloss, 0.0, a, True, n0, n1, _intervals([n0, n1], dloss), msg)
+
+
+@dataclass(frozen=True)
+class Paper004Crossover:
+    """Paper 004's ``n* = -(beta (p^2-p) / eps) W_-1(-eps / (beta (p^2-p)))`` (SPEC §2.1)."""
+
+    beta: float
+    p: int
+    eps_gen: float
+    n_star: float | None
+    crossover: Crossover
+    meaning: str
+
+
+def paper004_crossover(beta: float, p: int, eps_gen: float) -> Paper004Crossover:
+    """Paper 004 (Sec. 5) crossover with ``dlambda = beta (p^2 - p)``, ``dloss = eps_gen``.
+
+    It is the ``W_-1`` root of :func:`crossover_n`: for ``n > n*`` the accurate (memorising,
+    full-support) phase wins again; below it, down to ``n_0``, the generalising phase is preferred.
+    """
+    beta = check_positive("beta", beta)
+    p = check_odd_prime("p", p)
+    eps_gen = check_positive("eps_gen", eps_gen, allow_zero=True)
+    cross = crossover_n(beta * (p * p - p), eps_gen)
+    if cross.has_crossing:
+        meaning = (
+            f"n* = {cross.n_minus1:.6g} is the W_-1 root: the switch BACK to the accurate phase; "
+            f"the generalising phase wins on ({cross.n0:.6g}, {cross.n_minus1:.6g})"
+        )
+    else:
+        meaning = "no crossing: " + cross.message
+    return Paper004Crossover(beta, p, eps_gen, cross.n_minus1, cross, meaning)

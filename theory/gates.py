@@ -1,0 +1,39 @@
+"""Occam-gate thresholds: the hard gate as the proximal map of an l0 penalty (SPEC §1.7)."""
+
+from __future__ import annotations
+
+import math
+
+from theory.cli_support import InputError, check_odd_prime, check_positive, check_range
+
+__all__ = ["l0_prox_threshold", "occam_gate_threshold", "CONVENTIONS"]
+
+CONVENTIONS = ("prox", "paper")
+
+
+def l0_prox_threshold(c: float, mu: float) -> float:
+    """``tau = sqrt(2 c mu)``: ``H_tau`` is the exact prox of ``c ||W||_0`` with step ``mu`` (SPEC §1.7).
+
+    Keeping an entry w costs ``c`` and saves ``|w|^2 / (2 mu)`` of the quadratic, so it survives iff
+    ``|w| > sqrt(2 c mu)``.
+    """
+    return math.sqrt(2.0 * check_positive("c", c, allow_zero=True) * check_positive("mu", mu))
+
+
+def occam_gate_threshold(
+    beta: float, n: float, p: int, eta: float = 1.0, convention: str = "prox"
+) -> float:
+    """Gate threshold for the l0 prior ``beta ln n ||W||_0`` (SPEC §1.7).
+
+    ``prox`` (default): ``tau = sqrt(2 beta eta ln n) / p`` for the drift ``W += (eta/p^2) fft2(R)``.
+    ``paper``: paper 004's ``tau = sqrt(2 beta ln n / n)`` under its ``1/n`` drift.
+    """
+    beta = check_positive("beta", beta, allow_zero=True)
+    n = check_range("n", n, 1.0, None, hint="n is the number of training pairs (>= 1)")
+    p = check_odd_prime("p", p)
+    if convention == "prox":
+        eta = check_range("eta", eta, 0.0, 2.0, lo_open=True, hi_open=True, hint="the drift is stable for 0 < eta < 2")
+        return l0_prox_threshold(beta * math.log(n), eta / p**2)
+    if convention == "paper":
+        return math.sqrt(2.0 * beta * math.log(n) / n)
+    raise InputError(f"convention: must be one of {CONVENTIONS}, got {convention!r}")
