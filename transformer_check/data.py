@@ -1,0 +1,134 @@
+"""Modular-arithmetic datasets ``a o b mod p`` with a seeded train/test split (SPEC §4.1).
+
+Token ids: ``0 .. p-1`` are the residues, ``p`` is ``=``, and with ``fmt="a op b ="`` the id
+``p + 1`` is the (single) operation token. The answer is predicted at the last position (``=``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from theory.cli_support import InputError, check_odd_prime, check_range
+
+__all__ = [
+    "OPS",
+    "FORMATS",
+    "TaskConfig",
+    "ModularDataset",
+    "apply_op",
+    "all_pairs",
+    "make_dataset",
+]
+
+OPS = ("+", "-", "*", "/")
+FORMATS = ("a b =", "a op b =")
+
+
+@dataclass(frozen=True)
+class TaskConfig:
+    """SPEC §4.1 task: modulus ``p``, operation, train fraction, split seed, sequence format."""
+
+    p: int = 113
+    op: str = "+"
+    frac: float = 0.3
+    seed: int = 0
+    fmt: str = "a b ="
+
+    def __post_init__(self) -> None:
+        check_odd_prime("p", self.p)
+        if self.op not in OPS:
+            raise InputError(f"op: must be one of {' '.join(OPS)}, got {self.op!r}")
+        check_range("frac", self.frac, 0.0, 1.0, lo_open=True, hi_open=True)
+        if self.fmt not in FORMATS:
+            raise InputError(f"fmt: must be one of {FORMATS}, got {self.fmt!r}")
+
+
+@dataclass
+class ModularDataset:
+    """Full-batch train/test tensors (all ``torch.long`` on the CPU)."""
+
+    train_x: Tensor  # [n_train, seq_len] token ids
+    train_y: Tensor  # [n_train] answers in [0, p)
+    test_x: Tensor
+    test_y: Tensor
+    p: int
+    op: str
+    vocab_size: int
+    seq_len: int
+
+    @property
+    def n_train(self) -> int:
+        return int(self.train_y.shape[0])
+
+    @property
+    def n_test(self) -> int:
+        return int(self.test_y.shape[0])
+
+    def to(self, device: torch.device | str) -> ModularDataset:
+        """A copy with every tensor on ``device``."""
+        return ModularDataset(
+            self.train_x.to(device),
+            self.train_y.to(device),
+            self.test_x.to(device),
+            self.test_y.to(device),
+            self.p,
+            self.op,
+            self.vocab_size,
+            self.seq_len,
+        )
+
+
+def apply_op(a: Tensor, b: Tensor, op: str, p: int) -> Tensor:
+    """``a o b mod p``; division is ``a * b^(p-2) mod p`` (Fermat inverse, p prime, b != 0)."""
+    if op == "+":
+        return (a + b) % p
+    if op == "-":
+        return (a - b) % p
+    if op == "*":
+        return (a * b) % p
+    if op == "/":
+        inv = torch.tensor([pow(int(x), p - 2, p) if x else 0 for x in range(p)], dtype=torch.long)
+        return (a * inv[b]) % p
+    raise InputError(f"op: must be one of {' '.join(OPS)}, got {op!r}")
+
+
+def all_pairs(p: int, op: str) -> tuple[Tensor, Tensor]:
+    """Every operand pair ``(a, b)`` in row-major order (``b != 0`` for ``/``)."""
+    a = torch.arange(p).repeat_interleave(p)
+    b = torch.arange(p).repeat(p)
+    if op == "/":
+        keep = b != 0
+        a, b = a[keep], b[keep]
+    return a, b
+
+
+def make_dataset(cfg: TaskConfig) -> ModularDataset:
+    """All pairs, labelled, seeded-permutation split: first ``floor(f N)`` train (SPEC §4.1)."""
+    p = cfg.p
+    a, b = all_pairs(p, cfg.op)
+    y = apply_op(a, b, cfg.op, p)
+    eq = torch.full_like(a, p)
+    if cfg.fmt == "a b =":
+        x = torch.stack([a, b, eq], dim=1)
+        vocab = p + 1
+    else:
+        x = torch.stack([a, torch.full_like(a, p + 1), b, eq], dim=1)
+        vocab = p + 2
+    n = a.shape[0]
+    n_train = min(max(int(cfg.frac * n), 1), n - 1)
+    gen = torch.Generator().manual_seed(int(cfg.seed))
+    perm = torch.randperm(n, generator=gen)
+    tr, te = perm[:n_train], perm[n_train:]
+    return ModularDataset(
+        train_x=x[tr].contiguous(),
+        train_y=y[tr].contiguous(),
+        test_x=x[te].contiguous(),
+        test_y=y[te].contiguous(),
+        p=p,
+        op=cfg.op,
+        vocab_size=vocab,
+        seq_len=int(x.shape[1]),
+    )

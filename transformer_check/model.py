@@ -1,0 +1,283 @@
+"""A small decoder-only transformer for modular arithmetic, written out in plain torch (SPEC §4.2).
+
+Default (SPEC §4.2): 1 layer, d_model 128, 4 heads x 32, d_mlp 512, ReLU, no LayerNorm, every
+weight initialised ``randn / sqrt(d_model)``, biases zero. Attention is causal; the logits are read
+at the last position only.
+
+Weights are kept in the "interpretability" layout (``W_Q[h]: d_model -> d_head`` etc.) so that
+per-head quantities are plain slices. :meth:`Transformer.named_weight_matrices` exposes every 2-D
+weight as an (out x in) matrix; per-head Q/K/V/O are concatenated over heads (see its docstring).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from theory.cli_support import InputError
+
+__all__ = ["ModelConfig", "Attention", "MLP", "Block", "Transformer"]
+
+ACTS = ("relu", "gelu")
+LAYERNORMS = (None, "pre", "post")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Architecture (SPEC §4.2); ``d_vocab_out=None`` means ``vocab_size - 1`` (``a b =``)."""
+
+    vocab_size: int
+    seq_len: int
+    d_model: int = 128
+    n_heads: int = 4
+    d_head: int = 32
+    d_mlp: int = 512
+    n_layers: int = 1
+    act: str = "relu"
+    layernorm: str | None = None
+    d_vocab_out: int | None = None
+    init_scale: float | None = None  # std of every weight; None -> 1/sqrt(d_model) (SPEC §4.2)
+
+    def __post_init__(self) -> None:
+        for name in ("vocab_size", "seq_len", "d_model", "n_heads", "d_head", "d_mlp", "n_layers"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or v < 1:
+                raise InputError(f"{name}: must be a positive integer, got {v!r}")
+        if self.act not in ACTS:
+            raise InputError(f"act: must be one of {ACTS}, got {self.act!r}")
+        if self.layernorm not in LAYERNORMS:
+            raise InputError(f"layernorm: must be one of {LAYERNORMS}, got {self.layernorm!r}")
+        if self.d_vocab_out is None:
+            object.__setattr__(self, "d_vocab_out", self.vocab_size - 1)
+        if self.d_vocab_out < 1:
+            raise InputError(f"d_vocab_out: must be >= 1, got {self.d_vocab_out!r}")
+
+    @property
+    def std(self) -> float:
+        return self.init_scale if self.init_scale is not None else 1.0 / math.sqrt(self.d_model)
+
+
+def _randn(gen: torch.Generator | None, std: float, *shape: int) -> nn.Parameter:
+    return nn.Parameter(torch.randn(*shape, generator=gen) * std)
+
+
+class Attention(nn.Module):
+    """Causal multi-head attention without biases; scores scaled by ``1/sqrt(d_head)``."""
+
+    def __init__(self, cfg: ModelConfig, gen: torch.Generator | None = None) -> None:
+        super().__init__()
+        H, d, e, s = cfg.n_heads, cfg.d_model, cfg.d_head, cfg.std
+        self.W_Q = _randn(gen, s, H, d, e)
+        self.W_K = _randn(gen, s, H, d, e)
+        self.W_V = _randn(gen, s, H, d, e)
+        self.W_O = _randn(gen, s, H, e, d)
+        self.register_buffer("mask", torch.tril(torch.ones(cfg.seq_len, cfg.seq_len, dtype=bool)))
+
+    def pattern(self, x: Tensor, last_only: bool = False) -> tuple[Tensor, Tensor]:
+        """Attention probabilities ``[B, H, Tq, T]`` and values ``[B, T, H, e]``."""
+        T = x.shape[1]
+        xq = x[:, -1:] if last_only else x
+        q = torch.einsum("btd,hde->bhte", xq, self.W_Q)
+        k = torch.einsum("btd,hde->bhte", x, self.W_K)
+        v = torch.einsum("btd,hde->bhte", x, self.W_V)
+        scores = q @ k.transpose(-1, -2) / math.sqrt(self.W_Q.shape[-1])
+        mask = self.mask[T - 1 : T, :T] if last_only else self.mask[:T, :T]
+        scores = scores.masked_fill(~mask, float("-inf"))
+        return scores.softmax(dim=-1), v
+
+    def head_outputs(self, x: Tensor, last_only: bool = False) -> Tensor:
+        """Each head's contribution to the residual after ``W_O``: ``[B, Tq, H, d_model]``."""
+        attn, v = self.pattern(x, last_only)
+        z = attn @ v  # [B, H, Tq, e]
+        return torch.einsum("bhte,hed->bthd", z, self.W_O)
+
+    def forward(self, x: Tensor, last_only: bool = False) -> Tensor:
+        """Sum of the head outputs, computed with one matmul over the concatenated heads."""
+        attn, v = self.pattern(x, last_only)
+        z = (attn @ v).transpose(1, 2)  # [B, Tq, H, e]
+        B, Tq, H, e = z.shape
+        return z.reshape(B, Tq, H * e) @ self.W_O.reshape(H * e, -1)
+
+
+class MLP(nn.Module):
+    """``act(x W_in + b_in) W_out + b_out``."""
+
+    def __init__(self, cfg: ModelConfig, gen: torch.Generator | None = None) -> None:
+        super().__init__()
+        self.W_in = _randn(gen, cfg.std, cfg.d_model, cfg.d_mlp)
+        self.b_in = nn.Parameter(torch.zeros(cfg.d_mlp))
+        self.W_out = _randn(gen, cfg.std, cfg.d_mlp, cfg.d_model)
+        self.b_out = nn.Parameter(torch.zeros(cfg.d_model))
+        self.act = F.relu if cfg.act == "relu" else F.gelu
+
+    def hidden(self, x: Tensor) -> Tensor:
+        return self.act(x @ self.W_in + self.b_in)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.hidden(x) @ self.W_out + self.b_out
+
+
+class Block(nn.Module):
+    """Attention then MLP, each added to the residual stream; LayerNorm pre, post or none."""
+
+    def __init__(self, cfg: ModelConfig, gen: torch.Generator | None = None) -> None:
+        super().__init__()
+        self.layernorm = cfg.layernorm
+        self.attn = Attention(cfg, gen)
+        self.mlp = MLP(cfg, gen)
+        if cfg.layernorm is not None:
+            self.ln1 = nn.LayerNorm(cfg.d_model)
+            self.ln2 = nn.LayerNorm(cfg.d_model)
+
+    def forward(
+        self,
+        x: Tensor,
+        *,
+        layer: int = 0,
+        last_only: bool = False,
+        head_patch: Mapping[tuple[int, int], Tensor] | None = None,
+        cache: dict | None = None,
+    ) -> Tensor:
+        """One residual block; with ``last_only`` only the last position is updated and returned."""
+        pre = self.layernorm == "pre"
+        a_in = self.ln1(x) if pre else x
+        patches = {h: t for (lay, h), t in (head_patch or {}).items() if lay == layer}
+        if patches or cache is not None:
+            heads = self.attn.head_outputs(a_in, last_only)
+            if patches:
+                heads = heads.clone()
+                for h, t in patches.items():
+                    heads[:, :, h] = t[:, -heads.shape[1] :]
+            if cache is not None:
+                cache[f"attn_head_out.{layer}"] = heads
+            attn_out = heads.sum(dim=2)
+        else:
+            attn_out = self.attn(a_in, last_only)
+        x = x[:, -1:] if last_only else x
+        x = x + attn_out
+        if self.layernorm == "post":
+            x = self.ln1(x)
+        m_in = self.ln2(x) if pre else x
+        hidden = self.mlp.hidden(m_in)
+        if cache is not None:
+            cache[f"mlp_hidden.{layer}"] = hidden
+        x = x + hidden @ self.mlp.W_out + self.mlp.b_out
+        if self.layernorm == "post":
+            x = self.ln2(x)
+        return x
+
+
+class Transformer(nn.Module):
+    """Token + positional embedding, ``n_layers`` blocks, unembedding at the last position."""
+
+    def __init__(self, cfg: ModelConfig, generator: torch.Generator | None = None) -> None:
+        super().__init__()
+        self.cfg = cfg
+        s = cfg.std
+        self.W_E = _randn(generator, s, cfg.vocab_size, cfg.d_model)
+        self.W_pos = _randn(generator, s, cfg.seq_len, cfg.d_model)
+        self.blocks = nn.ModuleList(Block(cfg, generator) for _ in range(cfg.n_layers))
+        if cfg.layernorm == "pre":
+            self.ln_final = nn.LayerNorm(cfg.d_model)
+        self.W_U = _randn(generator, s, cfg.d_model, cfg.d_vocab_out)
+
+    @classmethod
+    def from_seed(cls, cfg: ModelConfig, seed: int) -> Transformer:
+        """Initialise from a dedicated ``torch.Generator`` (SPEC §5: explicit seeds)."""
+        return cls(cfg, torch.Generator().manual_seed(int(seed)))
+
+    def embed(self, tokens: Tensor) -> Tensor:
+        """Token + positional embedding ``[B, T, d_model]``."""
+        return self.W_E[tokens] + self.W_pos[: tokens.shape[1]]
+
+    def unembed(self, resid: Tensor) -> Tensor:
+        """Logits ``[..., d_vocab_out]`` (after the final LayerNorm for pre-LN models)."""
+        if self.cfg.layernorm == "pre":
+            resid = self.ln_final(resid)
+        return resid @ self.W_U
+
+    def forward(
+        self,
+        tokens: Tensor,
+        *,
+        skip_layers: Sequence[int] | None = None,
+        head_patch: Mapping[tuple[int, int], Tensor] | None = None,
+        cache: dict | None = None,
+    ) -> Tensor:
+        """Logits at the last position ``[B, d_vocab_out]``.
+
+        ``skip_layers``: blocks bypassed entirely; ``head_patch[(l, h)]``: ``[B, T, d_model]`` that
+        replaces head ``h`` of layer ``l``'s output; ``cache``: filled with the activations.
+        """
+        if tokens.dim() != 2 or tokens.shape[1] > self.cfg.seq_len:
+            raise InputError(
+                f"tokens: expected [B, T<= {self.cfg.seq_len}] ids, got shape {tuple(tokens.shape)}"
+            )
+        skip = set(skip_layers or ())
+        x = self.embed(tokens)
+        active = [lay for lay in range(len(self.blocks)) if lay not in skip]
+        # Only the last position feeds the logits, so the last active block needs only that query
+        # row and that MLP row (a ~T-fold saving there); a cache wants every position.
+        last = active[-1] if (active and cache is None) else None
+        for lay, block in enumerate(self.blocks):
+            if cache is not None:
+                cache[f"resid_pre.{lay}"] = x
+            if lay not in skip:
+                x = block(x, layer=lay, last_only=lay == last, head_patch=head_patch, cache=cache)
+            if cache is not None:
+                cache[f"resid_post.{lay}"] = x
+        final = x[:, -1]
+        if cache is not None:
+            cache["final_resid"] = final
+        return self.unembed(final)
+
+    def named_weight_matrices(self) -> dict[str, Tensor]:
+        """Every 2-D weight as an (out x in) matrix (differentiable views/copies of the parameters).
+
+        ``embed.W_E``: ``[d_model, vocab]``; ``embed.W_pos``: ``[d_model, seq_len]``;
+        ``blocks.{l}.attn.W_{Q,K,V}``: ``[n_heads*d_head, d_model]`` with row ``h*d_head + j`` =
+        head ``h``'s output ``j``; ``blocks.{l}.attn.W_O``: ``[d_model, n_heads*d_head]``
+        (columns in the same head-major order); ``blocks.{l}.mlp.W_in``: ``[d_mlp, d_model]``;
+        ``blocks.{l}.mlp.W_out``: ``[d_model, d_mlp]``; ``unembed.W_U``: ``[d_vocab_out, d_model]``.
+        """
+        out = {"embed.W_E": self.W_E.T, "embed.W_pos": self.W_pos.T}
+        for lay, blk in enumerate(self.blocks):
+            a = blk.attn
+            for name in ("W_Q", "W_K", "W_V"):
+                w = getattr(a, name)  # [H, d, e]
+                out[f"blocks.{lay}.attn.{name}"] = w.permute(0, 2, 1).reshape(-1, w.shape[1])
+            out[f"blocks.{lay}.attn.W_O"] = a.W_O.reshape(-1, a.W_O.shape[-1]).T
+            out[f"blocks.{lay}.mlp.W_in"] = blk.mlp.W_in.T
+            out[f"blocks.{lay}.mlp.W_out"] = blk.mlp.W_out.T
+        out["unembed.W_U"] = self.W_U.T
+        return out
+
+    @torch.no_grad()
+    def set_weight_matrices(self, mats: Mapping[str, Tensor]) -> None:
+        """Inverse of :meth:`named_weight_matrices`: copy (out x in) matrices into parameters."""
+        H, e, d = self.cfg.n_heads, self.cfg.d_head, self.cfg.d_model
+        for name, m in mats.items():
+            if name == "embed.W_E":
+                self.W_E.copy_(m.T)
+            elif name == "embed.W_pos":
+                self.W_pos.copy_(m.T)
+            elif name == "unembed.W_U":
+                self.W_U.copy_(m.T)
+            elif name.startswith("blocks."):
+                _, lay, kind, wname = name.split(".")
+                blk = self.blocks[int(lay)]
+                if kind == "attn" and wname in ("W_Q", "W_K", "W_V"):
+                    getattr(blk.attn, wname).copy_(m.reshape(H, e, d).permute(0, 2, 1))
+                elif kind == "attn" and wname == "W_O":
+                    blk.attn.W_O.copy_(m.T.reshape(H, e, d))
+                elif kind == "mlp" and wname in ("W_in", "W_out"):
+                    getattr(blk.mlp, wname).copy_(m.T)
+                else:
+                    raise KeyError(name)
+            else:
+                raise KeyError(name)
