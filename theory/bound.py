@@ -32,7 +32,9 @@ def generalisation_bound(
     bits and uses ``K ln 2 + 2 ln K`` (the prior ``2^-K / K^2`` of Lotfi et al., whose eq. 4 is cited).
     """
     emp_risk = check_range("emp_risk", emp_risk, 0.0, None)
-    K = check_range("K", K, 1.0, None, hint="K is a code length; values below 1 make log K negative")
+    K = check_range(
+        "K", K, 1.0, None, hint="K is a code length; values below 1 make log K negative"
+    )
     n = check_positive("n", n)
     delta = check_range("delta", delta, 0.0, 1.0, lo_open=True, hi_open=True)
     if unit == "nats":

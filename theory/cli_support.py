@@ -74,9 +74,8 @@ def check_range(
 ) -> float:
     """Finite and inside the interval given by ``lo``/``hi`` (open ends as flagged)."""
     v = check_finite(name, x)
-    bad = (
-        (lo is not None and (v < lo or (lo_open and v == lo)))
-        or (hi is not None and (v > hi or (hi_open and v == hi)))
+    bad = (lo is not None and (v < lo or (lo_open and v == lo))) or (
+        hi is not None and (v > hi or (hi_open and v == hi))
     )
     if bad:
         left = "(" if lo_open else "["

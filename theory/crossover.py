@@ -170,13 +170,17 @@ def crossover_n(dlambda: float, dloss: float, dm: float = 0.0) -> Crossover:
             "dloss = 0 (noiseless): the simple phase B has the same loss and a smaller RLCT, "
             "so it wins for every n > 1; there is no crossing"
         )
-        return Crossover(dlambda, 0.0, dm, math.inf, False, None, None, [(1.0, math.inf, SIMPLE)], msg)
+        return Crossover(
+            dlambda, 0.0, dm, math.inf, False, None, None, [(1.0, math.inf, SIMPLE)], msg
+        )
 
     a = dlambda / dloss if dloss > 0 else math.inf
     if dm:
         roots = _numeric_roots(dlambda, dloss, dm)
         ivs = _intervals(roots, free_energy_gap(1.0 + 1e-12, dloss, dlambda, dm))
-        msg = f"with the ln ln n correction (dm = {dm:g}): {len(roots)} crossing(s) found numerically"
+        msg = (
+            f"with the ln ln n correction (dm = {dm:g}): {len(roots)} crossing(s) found numerically"
+        )
         # n0: where B starts to win; n_-1: where A takes over again (as in the Lambert-W case).
         n0 = next((lo for lo, _, w in ivs[1:] if w == SIMPLE), None)
         n1 = next((lo for lo, _, w in ivs[1:][::-1] if w == ACCURATE), None)
@@ -186,7 +190,9 @@ def crossover_n(dlambda: float, dloss: float, dm: float = 0.0) -> Crossover:
             f"a = dlambda/dloss = {a:.6g} < e: n - a ln n > 0 for all n, so the accurate phase A "
             "wins at every n; there is no crossing"
         )
-        return Crossover(dlambda, dloss, 0.0, a, False, None, None, [(1.0, math.inf, ACCURATE)], msg)
+        return Crossover(
+            dlambda, dloss, 0.0, a, False, None, None, [(1.0, math.inf, ACCURATE)], msg
+        )
     n0, n1 = lambert_roots_scipy(a)
     if n0 == n1:
         msg = "a = e: double root n = e where the phases tie; A wins elsewhere"

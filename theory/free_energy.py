@@ -19,9 +19,7 @@ def _check_n(n: ArrayLike, m: float) -> np.ndarray:
     return n_arr
 
 
-def free_energy(
-    n: ArrayLike, loss: ArrayLike, lam: ArrayLike, m: float = 1
-) -> float | np.ndarray:
+def free_energy(n: ArrayLike, loss: ArrayLike, lam: ArrayLike, m: float = 1) -> float | np.ndarray:
     """``F_n = n L + lambda ln n - (m - 1) ln ln n`` (SPEC §1.5; the m term is Watanabe's correction).
 
     ``loss`` is the per-sample loss ``L_n`` (nats), ``lam`` the RLCT, ``m`` its multiplicity.

@@ -32,7 +32,15 @@ def occam_gate_threshold(
     n = check_range("n", n, 1.0, None, hint="n is the number of training pairs (>= 1)")
     p = check_odd_prime("p", p)
     if convention == "prox":
-        eta = check_range("eta", eta, 0.0, 2.0, lo_open=True, hi_open=True, hint="the drift is stable for 0 < eta < 2")
+        eta = check_range(
+            "eta",
+            eta,
+            0.0,
+            2.0,
+            lo_open=True,
+            hi_open=True,
+            hint="the drift is stable for 0 < eta < 2",
+        )
         return l0_prox_threshold(beta * math.log(n), eta / p**2)
     if convention == "paper":
         return math.sqrt(2.0 * beta * math.log(n) / n)

@@ -63,5 +63,3 @@ def rrr_rlct(M: int, N: int, H: int, r: int) -> RRRRLCT:
         else:
             lam, m, case = (core + 1) / 8, 2, "balanced, M + N + H + r odd"
     return RRRRLCT(M, N, H, r, float(lam), m, case)
-
-

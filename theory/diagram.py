@@ -1,0 +1,83 @@
+"""The crossover ``n*`` of paper 004 over a (beta, eps_gen) grid (SPEC §2.1), as arrays and a figure."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.special
+
+from theory.cli_support import InputError, check_odd_prime
+
+__all__ = ["CrossoverGrid", "crossover_grid", "plot_crossover_grid"]
+
+
+@dataclass(frozen=True)
+class CrossoverGrid:
+    """``n_star[i, j]`` at ``betas[i]``, ``eps[j]``; NaN where there is no crossing (a < e)."""
+
+    p: int
+    betas: np.ndarray
+    eps: np.ndarray
+    n0: np.ndarray
+    n_star: np.ndarray
+
+    def rows(self) -> list[dict]:
+        """One CSV row per grid point."""
+        return [
+            {
+                "p": self.p,
+                "beta": b,
+                "eps_gen": e,
+                "a": b * (self.p**2 - self.p) / e,
+                "n0": self.n0[i, j],
+                "n_star": self.n_star[i, j],
+            }
+            for i, b in enumerate(self.betas)
+            for j, e in enumerate(self.eps)
+        ]
+
+
+def crossover_grid(p: int, betas: np.ndarray, eps: np.ndarray) -> CrossoverGrid:
+    """Vectorised ``n_k = -a W_k(-1/a)``, ``a = beta (p^2 - p) / eps_gen`` (paper 004 Sec. 5; SPEC §2.1)."""
+    p = check_odd_prime("p", p)
+    betas = np.asarray(betas, dtype=float)
+    eps = np.asarray(eps, dtype=float)
+    if betas.ndim != 1 or betas.size == 0 or np.any(~np.isfinite(betas)) or np.any(betas <= 0):
+        raise InputError("betas: need a non-empty list of finite values > 0")
+    if eps.ndim != 1 or eps.size == 0 or np.any(~np.isfinite(eps)) or np.any(eps <= 0):
+        raise InputError(
+            "eps: need a non-empty list of finite eps_gen > 0 (eps_gen = 0 never crosses)"
+        )
+    a = betas[:, None] * (p * p - p) / eps[None, :]
+    real = a >= np.e
+    x = np.where(real, -1.0 / a, -0.1)
+    x = np.maximum(x, -1.0 / np.e)
+    n0 = np.where(real, -a * scipy.special.lambertw(x, 0).real, np.nan)
+    n1 = np.where(real, -a * scipy.special.lambertw(x, -1).real, np.nan)
+    return CrossoverGrid(p, betas, eps, n0, n1)
+
+
+def plot_crossover_grid(grid: CrossoverGrid):
+    """Heatmap of ``log10 n*`` with labelled contours; returns the matplotlib figure."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 5.2))
+    z = np.log10(grid.n_star)
+    mesh = ax.pcolormesh(grid.eps, grid.betas, z, shading="nearest", cmap="viridis")
+    cbar = fig.colorbar(mesh, ax=ax)
+    cbar.set_label(r"$\log_{10} n^*$  (switch back to the accurate phase)")
+    if z.shape[0] > 1 and z.shape[1] > 1 and np.isfinite(z).any():
+        cs = ax.contour(grid.eps, grid.betas, z, colors="white", linewidths=0.8)
+        ax.clabel(cs, fmt=lambda v: f"$10^{{{v:g}}}$", fontsize=8)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(r"$\epsilon_{\mathrm{gen}}$  (excess loss of the generalising phase)")
+    ax.set_ylabel(r"$\beta$  (strength of the $\ell_0$ prior)")
+    ax.set_title(
+        rf"Paper 004 crossover $n^*=-a\,W_{{-1}}(-1/a)$, $a=\beta(p^2-p)/\epsilon$, $p={grid.p}$"
+    )
+    return fig

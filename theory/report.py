@@ -1,0 +1,275 @@
+"""The theory report: every closed-form result of SPEC §2 for one modulus, as files (SPEC §5)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import mpmath
+import numpy as np
+import sympy
+
+from theory.bound import generalisation_bound
+from theory.cli_support import check_odd_prime, check_positive, check_range
+from theory.crossover import (
+    Crossover,
+    lambert_roots_mpmath,
+    lambert_roots_scipy,
+    lambert_roots_sympy,
+    paper004_crossover,
+    symbolic_roots,
+)
+from theory.diagram import crossover_grid, plot_crossover_grid
+from theory.free_energy import free_energy_gap
+from theory.gates import occam_gate_threshold
+from theory.kolmogorov import enumerative_code_bits, paper004_code_bits
+from theory.outputs import run_metadata, save_figure, write_csv, write_json
+from theory.rlct import lambda_gen, lambda_mem, rrr_rlct
+
+__all__ = ["ReportConfig", "solver_agreement", "crossover_summary", "write_report"]
+
+RRR_CASES = [
+    (1, 1, 1, 0),
+    (3, 3, 3, 3),
+    (5, 3, 3, 3),
+    (3, 5, 3, 3),
+    (4, 3, 2, 1),
+    (10, 10, 5, 2),
+    (2, 2, 10, 1),
+]
+
+
+@dataclass(frozen=True)
+class ReportConfig:
+    """Inputs of ``python -m theory report`` (defaults: the paper's p = 97)."""
+
+    p: int = 97
+    beta: float = 0.5
+    eps_gen: float = 1e-2
+    frac: float = 0.3
+    eta: float = 1.0
+    bits: int = 32
+    delta: float = 0.05
+
+    def validated(self) -> ReportConfig:
+        check_odd_prime("p", self.p)
+        check_positive("beta", self.beta)
+        check_positive("eps_gen", self.eps_gen)
+        check_range("frac", self.frac, 0.0, 1.0, lo_open=True)
+        check_range("eta", self.eta, 0.0, 2.0, lo_open=True, hi_open=True)
+        return self
+
+
+def solver_agreement(a: float, dps: int = 50) -> dict:
+    """The two roots of ``n = a ln n`` from sympy, scipy and mpmath, and their relative differences."""
+    sc = lambert_roots_scipy(a)
+    mp = lambert_roots_mpmath(a, dps)
+    sy = lambert_roots_sympy(a, dps)
+    out = {"a": a, "dps": dps, "roots": {}}
+    with mpmath.workdps(dps):
+        for i, name in enumerate(("n_0", "n_-1")):
+            ref = mp[i]
+            sym = mpmath.mpf(sympy.Float(sy[i], dps)._mpf_)
+            out["roots"][name] = {
+                "scipy": sc[i],
+                "mpmath": mpmath.nstr(ref, dps),
+                "sympy": mpmath.nstr(sym, dps),
+                "rel_diff_scipy_vs_mpmath": float(abs(sc[i] - ref) / ref),
+                "rel_diff_sympy_vs_mpmath": float(abs(sym - ref) / ref),
+                "residual_mpmath": float(abs(ref - mpmath.mpf(a) * mpmath.log(ref)) / ref),
+            }
+    return out
+
+
+def crossover_summary(p: int, beta: float, eps_gen: float) -> dict:
+    """Symbolic solution, the roots and the phase that wins on each interval (SPEC §2.1)."""
+    res = paper004_crossover(beta, p, eps_gen)
+    sym = symbolic_roots()
+    cross: Crossover = res.crossover
+    summary = {
+        "p": p,
+        "beta": beta,
+        "eps_gen": eps_gen,
+        "dlambda": cross.dlambda,
+        "dloss": cross.dloss,
+        "a": cross.a,
+        "equation": sympy.sstr(sym["equation"]),
+        "symbolic": {"n_0": sympy.sstr(sym["n_0"]), "n_-1": sympy.sstr(sym["n_-1"])},
+        "latex": {"n_0": sympy.latex(sym["n_0"]), "n_-1": sympy.latex(sym["n_-1"])},
+        "has_crossing": cross.has_crossing,
+        "n0": cross.n0,
+        "n_star": res.n_star,
+        "intervals": [{"from": lo, "to": hi, "winner": w} for lo, hi, w in cross.intervals],
+        "meaning": res.meaning,
+    }
+    if cross.has_crossing:
+        summary["solvers"] = solver_agreement(cross.a)
+    return summary
+
+
+def format_crossover(summary: dict) -> str:
+    """Human-readable text of :func:`crossover_summary`."""
+    lines = [
+        f"Free-energy crossover, paper 004 (p = {summary['p']}, beta = {summary['beta']:g}, "
+        f"eps_gen = {summary['eps_gen']:g})",
+        f"  solve  {summary['equation']}   with dlambda = beta (p^2 - p) = {summary['dlambda']:g}, "
+        f"dL = eps_gen",
+        f"  n_0  = {summary['symbolic']['n_0']}",
+        f"  n_-1 = {summary['symbolic']['n_-1']}",
+        f"  a = dlambda / dL = {summary['a']:.10g}",
+    ]
+    if summary["has_crossing"]:
+        roots = summary["solvers"]["roots"]
+        for name in ("n_0", "n_-1"):
+            r = roots[name]
+            lines.append(
+                f"  {name:5s} = {r['mpmath'][:32]}  (mpmath, 50 digits; scipy {r['scipy']:.17g}, "
+                f"rel. diff {r['rel_diff_scipy_vs_mpmath']:.1e}; sympy rel. diff "
+                f"{r['rel_diff_sympy_vs_mpmath']:.1e})"
+            )
+    lines.append("  winning phase:")
+    for iv in summary["intervals"]:
+        lines.append(f"    n in ({iv['from']:.10g}, {iv['to']:.10g}):  {iv['winner']}")
+    lines.append(f"  {summary['meaning']}")
+    return "\n".join(lines)
+
+
+def _free_energy_figure(summary: dict):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n_hi = summary["n_star"] * 30 if summary["n_star"] else 1e9
+    n = np.geomspace(1.0 + 1e-9, n_hi, 600)
+    gap = free_energy_gap(n, summary["dloss"], summary["dlambda"])
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    ax.plot(n, gap, color="k", lw=1.5, label=r"$F_B - F_A = n\,\Delta L - \Delta\lambda \ln n$")
+    ax.axhline(0, color="grey", lw=0.8)
+    ax.fill_between(
+        n, gap, 0, where=gap < 0, color="tab:green", alpha=0.25, label="simple phase B wins"
+    )
+    ax.fill_between(
+        n, gap, 0, where=gap > 0, color="tab:red", alpha=0.2, label="accurate phase A wins"
+    )
+    if summary["n_star"]:
+        ax.axvline(summary["n_star"], color="tab:red", ls="--", lw=1)
+        ax.annotate(
+            rf"$n^*=n_{{-1}}\approx{summary['n_star']:.3g}$",
+            (summary["n_star"], 0),
+            xytext=(6, 12),
+            textcoords="offset points",
+            color="tab:red",
+        )
+    ax.set_xscale("log")
+    ax.set_yscale("symlog", linthresh=1.0)
+    ax.set_xlabel("number of samples $n$")
+    ax.set_ylabel("free-energy gap (nats)")
+    ax.set_title(
+        rf"Occam crossover, $p={summary['p']}$, $\beta={summary['beta']:g}$, "
+        rf"$\epsilon_{{gen}}={summary['eps_gen']:g}$"
+    )
+    ax.legend(loc="upper left", fontsize=8)
+    return fig
+
+
+def _complexity_rows(p: int, bits: int) -> list[dict]:
+    sizes = np.unique(np.round(np.geomspace(1, p * p, 60)).astype(int))
+    sizes = np.union1d(sizes, [p, p * p])
+    return [
+        {
+            "support": int(s),
+            "lambda": s / 2,
+            "K_enumerative_bits": enumerative_code_bits(p, int(s), bits),
+            "K_paper004_bits": paper004_code_bits(s / 2, p, bits),
+        }
+        for s in sizes
+    ]
+
+
+def _complexity_figure(rows: list[dict], p: int, bits: int):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    s = np.array([r["support"] for r in rows])
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    ax.plot(s, [r["K_enumerative_bits"] for r in rows], label="enumerative code (SPEC §2.4)")
+    ax.plot(
+        s, [r["K_paper004_bits"] for r in rows], "--", label=r"paper 004: $\lambda(2\log_2 p + 2b)$"
+    )
+    for x, name in ((p, r"$|S|=p$ (generalising)"), (p * p, r"$|S|=p^2$ (memorising)")):
+        ax.axvline(x, color="grey", lw=0.8, ls=":")
+        ax.annotate(name, (x, ax.get_ylim()[0]), rotation=90, va="bottom", ha="right", fontsize=8)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("support size $|S|$")
+    ax.set_ylabel("description length (bits)")
+    ax.set_title(f"Kolmogorov proxies of a Hermitian SFM weight matrix, p = {p}, b = {bits}")
+    ax.legend(fontsize=8)
+    return fig
+
+
+def write_report(cfg: ReportConfig, out: Path) -> dict:
+    """Write ``report.json``, CSVs and figures for ``cfg`` into ``out``; return the JSON dict."""
+    cfg = cfg.validated()
+    out = Path(out)
+    p = cfg.p
+    n_train = max(1, round(cfg.frac * p * p))
+    cross = crossover_summary(p, cfg.beta, cfg.eps_gen)
+    k_mem = enumerative_code_bits(p, p * p, cfg.bits)
+    k_gen = enumerative_code_bits(p, p, cfg.bits)
+    bound_gen = generalisation_bound(0.0, k_gen, n_train, cfg.delta, unit="bits")
+    bound_mem = generalisation_bound(0.0, k_mem, n_train, cfg.delta, unit="bits")
+    report = {
+        "metadata": run_metadata("theory report", asdict(cfg)),
+        "crossover": cross,
+        "rlct": {"lambda_mem": lambda_mem(p), "lambda_gen": lambda_gen(p)},
+        "occam_gate": {
+            "n_train": n_train,
+            "tau_prox": occam_gate_threshold(cfg.beta, n_train, p, cfg.eta, "prox"),
+            "tau_paper": occam_gate_threshold(cfg.beta, n_train, p, cfg.eta, "paper"),
+        },
+        "kolmogorov_bits": {
+            "enumerative_mem": k_mem,
+            "enumerative_gen": k_gen,
+            "paper004_mem": paper004_code_bits(lambda_mem(p), p, cfg.bits),
+            "paper004_gen": paper004_code_bits(lambda_gen(p), p, cfg.bits),
+        },
+        "generalisation_bound": {
+            "generalising": asdict(bound_gen),
+            "memorising": asdict(bound_mem),
+        },
+        "rrr_rlct": [asdict(rrr_rlct(*c)) for c in RRR_CASES],
+    }
+    betas = np.geomspace(1e-3, 10.0, 41)
+    eps = np.geomspace(1e-4, 1.0, 41)
+    grid = crossover_grid(p, betas, eps)
+    write_csv(out / "crossover_grid.csv", grid.rows())
+    save_figure(plot_crossover_grid(grid), out / "crossover_diagram")
+    save_figure(_free_energy_figure(cross), out / "free_energy_gap")
+    rows = _complexity_rows(p, cfg.bits)
+    write_csv(out / "complexity_vs_support.csv", rows)
+    save_figure(_complexity_figure(rows, p, cfg.bits), out / "complexity_vs_support")
+    write_csv(out / "rrr_rlct.csv", report["rrr_rlct"])
+    report["files"] = sorted(x.name for x in out.iterdir() if not x.name.startswith("."))
+    report["files"].append("report.json")
+    write_json(out / "report.json", report)
+    return report
+
+
+def summary_lines(report: dict) -> list[str]:
+    """A short text summary for the terminal."""
+    g = report["occam_gate"]
+    k = report["kolmogorov_bits"]
+    b = report["generalisation_bound"]
+    return [
+        format_crossover(report["crossover"]),
+        f"RLCT: lambda_mem = {report['rlct']['lambda_mem']:g}, lambda_gen = {report['rlct']['lambda_gen']:g}",
+        f"Occam gate at n = {g['n_train']}: tau_prox = {g['tau_prox']:.6g}, tau_paper = {g['tau_paper']:.6g}",
+        f"K (bits): memorising {k['enumerative_mem']:.6g}, generalising {k['enumerative_gen']:.6g} "
+        f"(paper 004 form: {k['paper004_mem']:.6g} / {k['paper004_gen']:.6g})",
+        f"bound on test risk (R_hat = 0): generalising {b['generalising']['bound']:.4g}, "
+        f"memorising {b['memorising']['bound']:.4g}",
+    ]
