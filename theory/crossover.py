@@ -61,12 +61,41 @@ def _check_a(a: float) -> float:
     return a
 
 
+def _polish_log_root(log_a: float, y: float, upper: bool) -> float:
+    """Newton on ``psi(y) = y - ln y - ln a`` (``y = ln n``), which is convex with its minimum at 1.
+
+    From the convex side Newton converges monotonically, so it stays on the wanted branch even at
+    the branch point where ``scipy.special.lambertw(x, -1)`` loses all but ~4 digits.
+    """
+    for _ in range(400):
+        step = (y - math.log(y) - log_a) / (1.0 - 1.0 / y)
+        y_new = y - step
+        if not upper and y_new <= 0.0:
+            y_new = 0.5 * y
+        if abs(y_new - y) <= 2 * _U * abs(y):
+            return y_new
+        y = y_new
+    return y
+
+
 def lambert_roots_scipy(a: float) -> tuple[float, float]:
-    """``(n_0, n_-1) = -a W_{0,-1}(-1/a)`` with ``scipy.special.lambertw`` (float64)."""
+    """``(n_0, n_-1) = -a W_{0,-1}(-1/a)`` in float64 with ``scipy.special.lambertw``.
+
+    Near the branch point (``ln a - 1 < 1/2``) the roots are polished by monotone Newton in
+    ``y = ln n``, started from the branch-point series ``y = 1 -/+ sqrt(2 (ln a - 1))``.
+    """
     a = _check_a(a)
-    x = -1.0 / a
-    if x <= -1.0 / math.e:  # -1/a rounded onto or past the branch point: the double root n = e
+    log_a = math.log(a)
+    gap = log_a - 1.0
+    if gap <= 0.0:  # a rounds onto the branch point: the double root n = e
         return (math.e, math.e)
+    if gap < 0.5:
+        s = math.sqrt(2.0 * gap)
+        # start the lower root left of it and the upper root right of it (the convex sides)
+        y0 = _polish_log_root(log_a, max(1.0 - 1.5 * s, 1e-3), upper=False)
+        y1 = _polish_log_root(log_a, 1.0 + 1.5 * s + 1e-300, upper=True)
+        return (math.exp(y0), math.exp(y1))
+    x = -1.0 / a
     n0 = -a * scipy.special.lambertw(x, 0).real
     n1 = -a * scipy.special.lambertw(x, -1).real
     return (float(n0), float(n1))
@@ -101,11 +130,13 @@ def root_condition_number(a: float, n: float) -> float:
 
 
 def root_tolerance(a: float, n: float, ulps: float = 64.0) -> float:
-    """Absolute accuracy to expect of a float64 root: ``ulps * u * n * cond`` capped by the
-    square-root law near the double root (``e sqrt(2 ulps u)``)."""
+    """Absolute accuracy to expect of a float64 root: ``ulps * u * n * (1 + cond)`` (rounding of n
+    itself plus propagated rounding of a), capped by the square-root law near the double root."""
     cond = root_condition_number(a, n)
-    linear = ulps * _U * n * cond
-    sqrt_law = math.e * math.sqrt(2 * ulps * _U) * 4
+    linear = ulps * _U * n * (1.0 + cond)
+    sqrt_law = (
+        4.0 * n * math.sqrt(2 * ulps * _U)
+    )  # binds only where cond > ~5e7, i.e. at the double root
     return min(linear, sqrt_law) if math.isfinite(linear) else sqrt_law
 
 

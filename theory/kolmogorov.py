@@ -38,10 +38,11 @@ def active_orbits(support_size: int) -> int:
 
 
 def log2_binomial(n: int, k: int) -> float:
-    """``log2 C(n, k)`` exactly for moderate sizes, via ``lgamma`` beyond."""
+    """``log2 C(n, k)`` from the exact integer where it is cheap, via ``lgamma`` beyond
+    (absolute error then about ``u lgamma(n + 1) / ln 2``)."""
     if not 0 <= k <= n:
         raise InputError(f"k: must lie in [0, {n}], got {k}")
-    if n <= 5000:
+    if n <= 20_000 or min(k, n - k) <= 2_000:
         return math.log2(math.comb(n, k))
     lg = math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)
     return lg / math.log(2)
