@@ -1,0 +1,106 @@
+"""Integer block codes and first-occurrence normalisation (SPEC §3.2).
+
+A block of ``L`` cells over an alphabet of ``b`` symbols is the base-``b`` integer of its row-major
+symbols (first cell most significant), so ``'0102'`` over 4 symbols is ``0*64 + 1*16 + 0*4 + 2``.
+That integer is the same as pybdm's string key read in base ``b``: equal strings, equal codes.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import cache
+
+import numpy as np
+
+__all__ = [
+    "digits_to_codes",
+    "codes_to_digits",
+    "normalise_digits",
+    "normalise_codes",
+    "n_normalised_blocks",
+    "max_code",
+]
+
+
+def max_code(length: int, base: int) -> int:
+    """Number of distinct raw blocks, ``base**length`` (codes lie in ``[0, base**length)``)."""
+    return int(base) ** int(length)
+
+
+def digits_to_codes(digits: np.ndarray, base: int) -> np.ndarray:
+    """(n, L) symbols -> (n,) int64 codes, first column most significant."""
+    digits = np.asarray(digits)
+    codes = np.zeros(digits.shape[0], dtype=np.int64)
+    for j in range(digits.shape[1]):
+        codes *= base
+        codes += digits[:, j]
+    return codes
+
+
+def codes_to_digits(codes: np.ndarray, length: int, base: int) -> np.ndarray:
+    """(n,) codes -> (n, L) int8 symbols (inverse of :func:`digits_to_codes`)."""
+    codes = np.asarray(codes, dtype=np.int64)
+    out = np.empty((codes.size, length), dtype=np.int8)
+    rest = codes.copy()
+    for j in range(length - 1, -1, -1):
+        out[:, j] = rest % base
+        rest //= base
+    return out
+
+
+def normalise_digits(digits: np.ndarray) -> np.ndarray:
+    """Relabel each row so symbols appear as 0, 1, 2, ... in order of first occurrence.
+
+    pybdm ``encoding.normalize_key``, vectorised over rows; ``'40524' -> '01230'``.
+    """
+    digits = np.asarray(digits)
+    n, length = digits.shape
+    if n == 0:
+        return digits.astype(np.int8)
+    base = int(digits.max()) + 1
+    label = np.full((n, base), -1, dtype=np.int8)
+    nxt = np.zeros(n, dtype=np.int8)
+    out = np.empty((n, length), dtype=np.int8)
+    rows = np.arange(n)
+    for j in range(length):
+        d = digits[:, j]
+        cur = label[rows, d]
+        new = cur < 0
+        label[rows[new], d[new]] = nxt[new]
+        nxt[new] += 1
+        out[:, j] = label[rows, d]
+    return out
+
+
+def normalise_codes(codes: np.ndarray, length: int, base: int) -> np.ndarray:
+    """Codes of the first-occurrence-normalised blocks (SPEC §3.2 CTM key)."""
+    codes = np.asarray(codes, dtype=np.int64)
+    if base == 2:
+        # Binary normalisation is a complement whenever the first cell is 1.
+        top = np.int64(1) << np.int64(length - 1)
+        full = (np.int64(1) << np.int64(length)) - 1
+        return np.where(codes >= top, full - codes, codes)
+    return digits_to_codes(normalise_digits(codes_to_digits(codes, length, base)), base)
+
+
+@cache
+def _stirling2_row(n: int) -> tuple[int, ...]:
+    row = [1]
+    for i in range(1, n + 1):
+        new = [0] * (i + 1)
+        for k in range(1, i + 1):
+            new[k] = k * (row[k] if k < len(row) else 0) + row[k - 1]
+        row = new
+    return tuple(row)
+
+
+def n_normalised_blocks(length: int, base: int) -> int:
+    """Distinct normalised blocks of ``length`` cells over ``base`` symbols: sum_k S(L, k), k <= b."""
+    row = _stirling2_row(int(length))
+    return int(sum(row[k] for k in range(1, min(base, length) + 1)))
+
+
+def n_raw_blocks_per_key(nsym: np.ndarray, base: int) -> np.ndarray:
+    """Raw blocks normalising to a key with ``k`` distinct symbols: ``b! / (b - k)!``."""
+    fact = np.array([math.perm(base, k) for k in range(base + 1)], dtype=np.int64)
+    return fact[np.asarray(nsym, dtype=np.int64)]

@@ -1,0 +1,199 @@
+"""Partitions of a symbol array into blocks, as integer codes (SPEC §3.2; pybdm ``partitions``).
+
+* :class:`Ignore` tiles from the origin with step = block side; partial tiles are dropped.
+* :class:`Recursive` tiles like Ignore, then re-tiles each partial tile with square blocks of side
+  ``min(partial tile shape)`` while that side is at least ``min_length`` (pybdm's rule).
+* :class:`Correlated` slides a full block window with step ``shift`` along every axis.
+
+Each returns :class:`BlockGroup` objects (one per block shape) holding the block codes and, on
+request, the block origins; order inside a group is pybdm's decomposition order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from theory.cli_support import InputError
+
+__all__ = [
+    "Ignore",
+    "Recursive",
+    "Correlated",
+    "Partition",
+    "BlockGroup",
+    "decompose",
+    "parse_partition",
+]
+
+
+@dataclass(frozen=True)
+class Ignore:
+    """Non-overlapping tiles from the origin; leftovers at the far edges are dropped."""
+
+    name = "ignore"
+
+
+@dataclass(frozen=True)
+class Recursive:
+    """Leftover strips re-tiled with smaller square blocks down to ``min_length`` (pybdm default 2)."""
+
+    min_length: int = 2
+    name = "recursive"
+
+    def __post_init__(self) -> None:
+        if isinstance(self.min_length, bool) or int(self.min_length) != self.min_length:
+            raise InputError(f"min_length: expected an integer >= 0, got {self.min_length!r}")
+        if self.min_length < 0:
+            raise InputError(f"min_length: must be >= 0, got {self.min_length}")
+
+
+@dataclass(frozen=True)
+class Correlated:
+    """Sliding window with step ``shift`` >= 1 (pybdm ``PartitionCorrelated``)."""
+
+    shift: int = 1
+    name = "correlated"
+
+    def __post_init__(self) -> None:
+        if isinstance(self.shift, bool) or int(self.shift) != self.shift or self.shift < 1:
+            raise InputError(f"shift: must be an integer >= 1, got {self.shift!r}")
+
+
+Partition = Ignore | Recursive | Correlated
+
+
+def parse_partition(text: str) -> Partition:
+    """``ignore``, ``recursive[:MIN_LENGTH]`` or ``correlated[:SHIFT]`` -> a partition object."""
+    name, _, arg = text.partition(":")
+    name = name.strip().lower()
+    try:
+        if name == "ignore" and not arg:
+            return Ignore()
+        if name == "recursive":
+            return Recursive(int(arg)) if arg else Recursive()
+        if name == "correlated":
+            return Correlated(int(arg)) if arg else Correlated()
+    except ValueError:
+        pass
+    raise InputError(
+        f"partition: unknown partition {text!r}; use ignore, recursive[:MIN_LENGTH] "
+        "or correlated[:SHIFT]"
+    )
+
+
+@dataclass(frozen=True)
+class BlockGroup:
+    """All blocks of one shape: ``codes[i]`` is the block whose first cell is ``origins[i]``."""
+
+    shape: tuple[int, ...]
+    codes: np.ndarray
+    origins: np.ndarray | None = None
+
+
+def _tile_codes(x: np.ndarray, side: int, base: int, step: int) -> tuple[np.ndarray, tuple]:
+    """Codes of every full ``side``-cube window starting at multiples of ``step``; grid shape."""
+    if x.ndim == 1:
+        n = (x.shape[0] - side) // step + 1 if x.shape[0] >= side else 0
+        codes = np.zeros(n, dtype=np.int64)
+        for p in range(side):
+            codes *= base
+            codes += x[p : p + (n - 1) * step + 1 : step] if n else 0
+        return codes, (n,)
+    nr = (x.shape[0] - side) // step + 1 if x.shape[0] >= side else 0
+    nc = (x.shape[1] - side) // step + 1 if x.shape[1] >= side else 0
+    codes = np.zeros((nr, nc), dtype=np.int64)
+    if nr and nc:
+        for i in range(side):
+            for j in range(side):
+                codes *= base
+                codes += x[i : i + (nr - 1) * step + 1 : step, j : j + (nc - 1) * step + 1 : step]
+    return codes.ravel(), (nr, nc)
+
+
+def _grid_origins(grid: tuple, step: int, offset: tuple) -> np.ndarray:
+    axes = [np.arange(g, dtype=np.int64) * step + o for g, o in zip(grid, offset, strict=True)]
+    mesh = np.meshgrid(*axes, indexing="ij")
+    return np.stack([m.ravel() for m in mesh], axis=1)
+
+
+def _recursive(
+    x: np.ndarray,
+    side: int,
+    base: int,
+    min_length: int,
+    offset: tuple,
+    out: list[BlockGroup],
+    with_origins: bool,
+) -> None:
+    codes, grid = _tile_codes(x, side, base, side)
+    if codes.size:
+        orig = _grid_origins(grid, side, offset) if with_origins else None
+        out.append(BlockGroup((side,) * x.ndim, codes, orig))
+    # Partial tiles, in pybdm's row-major tile order; each is re-tiled on its own.
+    starts = [range(0, n, side) for n in x.shape]
+    if x.ndim == 1:
+        parts = [(s,) for s in starts[0] if s + side > x.shape[0]]
+    else:
+        parts = [
+            (r, c)
+            for r in starts[0]
+            for c in starts[1]
+            if r + side > x.shape[0] or c + side > x.shape[1]
+        ]
+    for start in parts:
+        sl = tuple(slice(s, min(s + side, n)) for s, n in zip(start, x.shape, strict=True))
+        part = x[sl]
+        m = min(part.shape)
+        if m < min_length or m == 0:
+            continue
+        sub_off = tuple(o + s for o, s in zip(offset, start, strict=True))
+        _recursive(part, m, base, min_length, sub_off, out, with_origins)
+
+
+def decompose(
+    x: np.ndarray, side: int, base: int, partition: Partition, with_origins: bool = False
+) -> list[BlockGroup]:
+    """Blocks of the symbol array ``x`` (1-D or 2-D) with block side ``side``, grouped by shape."""
+    if isinstance(partition, Correlated):
+        codes, grid = _tile_codes(x, side, base, partition.shift)
+        if not codes.size:
+            return []
+        orig = _grid_origins(grid, partition.shift, (0,) * x.ndim) if with_origins else None
+        return [BlockGroup((side,) * x.ndim, codes, orig)]
+    if isinstance(partition, Ignore):
+        codes, grid = _tile_codes(x, side, base, side)
+        if not codes.size:
+            return []
+        orig = _grid_origins(grid, side, (0,) * x.ndim) if with_origins else None
+        return [BlockGroup((side,) * x.ndim, codes, orig)]
+    if isinstance(partition, Recursive):
+        groups: list[BlockGroup] = []
+        _recursive(x, side, base, partition.min_length, (0,) * x.ndim, groups, with_origins)
+        return _merge(groups)
+    raise InputError(f"partition: expected Ignore, Recursive or Correlated, got {partition!r}")
+
+
+def _merge(groups: list[BlockGroup]) -> list[BlockGroup]:
+    """Concatenate groups of equal shape (first-seen order of shapes)."""
+    by: dict[tuple, list[BlockGroup]] = {}
+    for g in groups:
+        by.setdefault(g.shape, []).append(g)
+    out = []
+    for shape, gs in by.items():
+        codes = np.concatenate([g.codes for g in gs])
+        orig = None if gs[0].origins is None else np.concatenate([g.origins for g in gs])
+        out.append(BlockGroup(shape, codes, orig))
+    return out
+
+
+def tile_shapes(x_shape: tuple[int, ...], side: int) -> list[tuple[int, ...]]:
+    """Shapes of the first-level tiles, partial ones included (pybdm ``iter_part_shapes``)."""
+    if len(x_shape) == 1:
+        return [(min(side, x_shape[0] - s),) for s in range(0, x_shape[0], side)]
+    return [
+        (min(side, x_shape[0] - r), min(side, x_shape[1] - c))
+        for r in range(0, x_shape[0], side)
+        for c in range(0, x_shape[1], side)
+    ]
