@@ -20,10 +20,22 @@ from .encoding import max_code, normalise_codes
 from .partition import BlockGroup, Correlated, Ignore, Partition, decompose
 from .tables import TABLE_FILES, CTMTable, load_table
 
-__all__ = ["BDM", "BDMResult", "BlockCounts", "PublishedTable", "make_table", "log2_counts"]
+__all__ = [
+    "NoBlocksError",
+    "BDM",
+    "BDMResult",
+    "BlockCounts",
+    "PublishedTable",
+    "make_table",
+    "log2_counts",
+]
 
 # Raw key spaces up to this size are counted with bincount, larger ones with np.unique.
 _BINCOUNT_LIMIT = 1 << 22
+
+
+class NoBlocksError(InputError):
+    """The input is smaller than one block under the chosen partition."""
 
 
 @dataclass(frozen=True)
@@ -209,7 +221,7 @@ class BDM:
         x = self.check(x)
         groups = decompose(x, self.side, self.nsymbols, self.partition, with_origins)
         if not groups:
-            raise InputError(
+            raise NoBlocksError(
                 f"X: shape {x.shape} is smaller than one block of shape "
                 f"{'x'.join(map(str, self.shape))} under the {self.partition.name} partition; "
                 "give a larger array or a smaller --block side"
