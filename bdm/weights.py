@@ -29,6 +29,7 @@ __all__ = [
     "quartile_symbols",
     "median_symbols",
     "as_matrix",
+    "to_symbols",
     "TensorBDM",
     "KBDMResult",
     "k_bdm",
@@ -113,7 +114,7 @@ def bdm_for(
     return BDM(ndim, nsymbols, side, partition or Ignore(), **load_kwargs)
 
 
-def _symbols(t: np.ndarray, mapping: str, nsymbols: int) -> np.ndarray:
+def to_symbols(t: np.ndarray, mapping: str, nsymbols: int) -> np.ndarray:
     if mapping == "quartile":
         return quartile_symbols(t)
     if mapping == "median":
@@ -151,7 +152,7 @@ def k_bdm(
     rows: list[TensorBDM] = []
     for name, t in tensors.items():
         arr = np.asarray(t)
-        sym = _symbols(arr, mapping, nsymbols)
+        sym = to_symbols(arr, mapping, nsymbols)
         mat = as_matrix(sym)
         data = mat.ravel() if layout == "1d" else mat
         try:
