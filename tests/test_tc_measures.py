@@ -1,0 +1,232 @@
+"""Complexity measures (SPEC §4.3) on cases with a known answer."""
+
+from __future__ import annotations
+
+import bz2
+import math
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from transformer_check.data import TaskConfig, make_dataset
+from transformer_check.measures.basic import basic_metrics, l2_norm, loss_accuracy
+from transformer_check.measures.compression import (
+    CoarseGrainer,
+    coarse_grain,
+    k_tau,
+    naive_bz2_bytes,
+)
+from transformer_check.measures.fourier import (
+    fourier_measures,
+    frequency_energy,
+    gini,
+    ipr,
+    key_frequencies,
+)
+from transformer_check.measures.spectral import (
+    effective_rank,
+    spectral_entropy,
+    spectral_entropy_penalty,
+    spectral_measures,
+)
+from transformer_check.model import ModelConfig, Transformer
+
+
+def _tiny(p: int = 11, seed: int = 0, **kw) -> Transformer:
+    cfg = dict(vocab_size=p + 1, seq_len=3, d_model=16, n_heads=2, d_head=8, d_mlp=32)
+    cfg.update(kw)
+    return Transformer.from_seed(ModelConfig(**cfg), seed)
+
+
+# -- spectral ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("n", [1, 2, 7, 64])
+def test_identity_has_entropy_ln_n(n):
+    assert float(spectral_entropy(torch.eye(n, dtype=torch.float64))) == pytest.approx(math.log(n))
+    assert float(effective_rank(3.0 * torch.eye(n))) == pytest.approx(n, rel=1e-5)
+
+
+def test_rank_one_has_zero_entropy_and_zero_matrix_convention():
+    u, v = torch.randn(9, 1, dtype=torch.float64), torch.randn(1, 5, dtype=torch.float64)
+    assert float(spectral_entropy(u @ v)) == pytest.approx(0.0, abs=1e-12)
+    assert float(spectral_entropy(torch.zeros(4, 3))) == 0.0
+
+
+@settings(max_examples=25, deadline=None)
+@given(s=st.lists(st.floats(0.01, 10.0), min_size=1, max_size=8), seed=st.integers(0, 1000))
+def test_entropy_equals_entropy_of_given_singular_values(s, seed):
+    """Build M = U diag(s) V^T with random orthogonal U, V: H depends on s only (eq. 15)."""
+    g = torch.Generator().manual_seed(seed)
+    n = len(s)
+    q1, _ = torch.linalg.qr(torch.randn(n + 2, n, generator=g, dtype=torch.float64))
+    q2, _ = torch.linalg.qr(torch.randn(n, n, generator=g, dtype=torch.float64))
+    sv = torch.tensor(s, dtype=torch.float64)
+    M = q1 @ torch.diag(sv) @ q2.T
+    pbar = sv / sv.sum()
+    expected = float(-(pbar * pbar.log()).sum())
+    assert float(spectral_entropy(M)) == pytest.approx(expected, abs=1e-9)
+    assert 0.0 <= float(spectral_entropy(M)) <= math.log(n) + 1e-9
+
+
+def test_penalty_is_mean_and_differentiable():
+    m = _tiny()
+    mats = m.named_weight_matrices()
+    pen = spectral_entropy_penalty(mats)
+    ref = sum(float(spectral_entropy(v.detach())) for v in mats.values()) / len(mats)
+    assert float(pen.detach()) == pytest.approx(ref, rel=1e-5)
+    pen.backward()
+    assert m.W_E.grad is not None and torch.isfinite(m.W_E.grad).all()
+    assert float(m.W_E.grad.abs().sum()) > 0
+
+
+def test_spectral_measures_keys():
+    m = _tiny()
+    out = spectral_measures(m)
+    assert out["rank_eff.embed.W_E"] == pytest.approx(math.exp(out["H_svd.embed.W_E"]))
+    assert out["rank_eff_total"] == pytest.approx(
+        sum(v for k, v in out.items() if k.startswith("rank_eff."))
+    )
+
+
+# -- basic ----------------------------------------------------------------------------------------
+def test_basic_metrics_against_manual():
+    ds = make_dataset(TaskConfig(p=11, frac=0.5))
+    m = _tiny()
+    out = basic_metrics(m, ds)
+    with torch.no_grad():
+        logits = m(ds.test_x)
+    ref_loss = float(torch.nn.functional.cross_entropy(logits.double(), ds.test_y))
+    assert out["test_loss"] == pytest.approx(ref_loss, rel=1e-5)
+    assert out["test_acc"] == pytest.approx(float((logits.argmax(-1) == ds.test_y).double().mean()))
+    ref_norm = math.sqrt(sum(float((p.double() ** 2).sum()) for p in m.parameters()))
+    assert l2_norm(m) == pytest.approx(ref_norm, rel=1e-12)
+    # chunking does not change the result
+    assert loss_accuracy(m, ds.train_x, ds.train_y, chunk=7)[0] == pytest.approx(
+        out["train_loss"], rel=1e-6
+    )
+
+
+# -- compression ----------------------------------------------------------------------------------
+def test_naive_bz2_is_bz2_of_raw_float32():
+    m = _tiny()
+    raw = b"".join(p.detach().numpy().astype(np.float32).tobytes() for p in m.parameters())
+    assert naive_bz2_bytes(m) == len(bz2.compress(raw, 9))
+
+
+@pytest.mark.parametrize(
+    "s,tau,k",
+    [([1, 1, 1, 1], 0.5, 2), ([1, 1, 1, 1], 0.51, 3), ([1, 1, 1, 1], 1.0, 4), ([8, 1, 1], 0.8, 1)],
+)
+def test_k_tau_definition(s, tau, k):
+    assert k_tau(torch.tensor(s, dtype=torch.float64), tau) == k
+
+
+def test_coarse_grain_zero_model_is_accepted_at_once():
+    """An all-zero model: the all-zero description is exact, found with one evaluation."""
+    ds = make_dataset(TaskConfig(p=11, frac=0.5))
+    m = _tiny()
+    with torch.no_grad():
+        for p in m.parameters():
+            p.zero_()
+    r = coarse_grain(m, ds.train_x, ds.train_y, eps=1e-6, budget=10)
+    assert r.evaluations == 1 and r.trace[0][2]  # the first probe is accepted
+    assert r.base_loss == pytest.approx(math.log(11), rel=1e-6)
+    # bz2 of all-zero floats is already tiny; the coded form adds a 50-byte header at most
+    assert r.bytes <= r.naive_bytes and r.trace[0][3] <= r.naive_bytes + 50
+
+
+def test_coarse_grain_finds_planted_low_rank():
+    """Rank-1 matrices: a low-rank description is accepted and chosen (paper 001 eq. 14)."""
+    ds = make_dataset(TaskConfig(p=11, frac=0.5))
+    m = _tiny(d_model=32, d_mlp=64, n_heads=4, d_head=8)
+    g = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        mats = {
+            k: torch.randn(v.shape[0], 1, generator=g) @ torch.randn(1, v.shape[1], generator=g)
+            for k, v in m.named_weight_matrices().items()
+        }
+        m.set_weight_matrices({k: v / v.norm() * 3 for k, v in mats.items()})
+    cg = CoarseGrainer(m, ds.train_x, ds.train_y)
+    assert all(k == 1 for k in cg.ranks(0.99).values()) and len(cg.ranks(0.99)) == len(mats)
+    r = coarse_grain(m, ds.train_x, ds.train_y, eps=0.01, budget=30)
+    assert r.tau < 1.0 and len(r.ranks) > 0
+    assert abs(r.loss - r.base_loss) < 0.01
+
+
+def test_coarse_grain_result_is_reproducible_and_honest():
+    """The reported (tau, Delta) re-evaluates to the reported loss and size."""
+    ds = make_dataset(TaskConfig(p=11, frac=0.5))
+    m = _tiny(seed=3)
+    r = coarse_grain(m, ds.train_x, ds.train_y, eps=0.05, budget=16)
+    assert r.evaluations <= 16
+    assert abs(r.loss - r.base_loss) < 0.05
+    loss, size = CoarseGrainer(m, ds.train_x, ds.train_y).evaluate(r.tau, r.delta)
+    assert size == r.bytes and loss == pytest.approx(r.loss, abs=1e-6)
+    for tau, delta, ok, sz in r.trace:
+        assert not (ok and sz < r.bytes), (tau, delta)
+
+
+def test_bisect_search_at_least_as_small_as_random_search():
+    """Same budget: the deterministic search beats the median of random searches (Alg. 1)."""
+    ds = make_dataset(TaskConfig(p=11, frac=0.5))
+    m = _tiny(seed=5)
+    opt = torch.optim.AdamW(m.parameters(), lr=3e-3, weight_decay=1.0)
+    for _ in range(150):  # a partly trained model, so the tolerance actually binds
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(m(ds.train_x), ds.train_y).backward()
+        opt.step()
+    det = coarse_grain(m, ds.train_x, ds.train_y, eps=0.05, budget=20)
+    rnd = [
+        coarse_grain(m, ds.train_x, ds.train_y, eps=0.05, budget=20, search="random", seed=s).bytes
+        for s in range(5)
+    ]
+    assert det.bytes <= float(np.median(rnd))
+
+
+# -- fourier --------------------------------------------------------------------------------------
+def test_gini_and_ipr_known_values():
+    assert gini(np.ones(10)) == pytest.approx(0.0)
+    one_hot = np.zeros(10)
+    one_hot[3] = 2.0
+    assert gini(one_hot) == pytest.approx(0.9)  # (n-1)/n
+    assert ipr(one_hot) == pytest.approx(1.0)
+    assert ipr(np.ones(10)) == pytest.approx(0.1)
+    # brute-force Gini: mean absolute difference / (2 mean)
+    x = np.random.default_rng(0).random(17)
+    brute = np.abs(x[:, None] - x[None, :]).sum() / (2 * x.size**2 * x.mean())
+    assert gini(x) == pytest.approx(brute)
+
+
+def test_key_frequencies_of_planted_fourier_embedding():
+    p, d = 31, 24
+    a = np.arange(p)[:, None]
+    rng = np.random.default_rng(0)
+    W = np.concatenate(
+        [
+            np.cos(2 * np.pi * 4 * a / p + rng.random((1, 8))),
+            np.sin(2 * np.pi * 11 * a / p) * np.ones((1, 8)),
+        ],
+        axis=1,
+    )
+    W = np.concatenate([W, 0.01 * rng.standard_normal((p, d - 16))], axis=1)
+    assert key_frequencies(W) == [4, 11]
+    e = frequency_energy(W)
+    assert e.sum() == pytest.approx(((W - W.mean(0)) ** 2).sum() * p)  # Parseval, DC removed
+    assert key_frequencies(rng.standard_normal((p, 128))) == []
+
+
+def test_fourier_measures_concentration_rises():
+    ds = make_dataset(TaskConfig(p=23, frac=0.5))
+    m = Transformer.from_seed(
+        ModelConfig(vocab_size=24, seq_len=3, d_model=32, d_head=8, d_mlp=16), 0
+    )
+    rand = fourier_measures(m, ds)
+    a = torch.arange(23, dtype=torch.float64)[:, None]
+    with torch.no_grad():
+        m.W_E[:23] = torch.cos(2 * math.pi * 5 * a / 23 + torch.arange(32)[None, :]).float()
+    planted = fourier_measures(m, ds)
+    assert planted["fourier_key_freqs"] == "5" and planted["fourier_key_share"] > 0.99
+    assert planted["fourier_gini"] > rand["fourier_gini"]
+    assert planted["fourier_ipr"] > rand["fourier_ipr"]

@@ -1,0 +1,307 @@
+"""Naive bz2 size and coarse-grained complexity of the weights (paper 001 Alg. 1; SPEC §4.3).
+
+Coarse-graining (paper 001 §4.1-4.2): every weight matrix may be replaced by its rank-``k(tau)``
+truncated SVD (eq. 13; kept only if ``k(m+n) < mn``, eq. 14), then every stored number is quantised
+with a global step ``Delta`` (eq. 11). The result is accepted iff the training loss moves by less
+than ``eps`` (eq. 7). The complexity is the bz2 size of the smallest accepted description.
+
+Choices where the paper is loose (docs/transformer_check.md):
+- quantisation rounds to the nearest bin, ``Delta * round(theta / Delta)`` (the paper's text; its
+  eq. 11 writes ``floor``, which biases every weight by ``-Delta/2``);
+- a low-rank matrix is stored as balanced factors ``A = U_k sqrt(S_k)``, ``B = sqrt(S_k) V_k^T``, so
+  one global ``Delta`` has the same meaning for both factors and for full matrices;
+- the compressed stream holds the integer bin indices (narrowest of int8/16/32 per tensor) after a
+  small header (``Delta`` and the per-matrix ranks); the architecture is the decompressor;
+- the search is deterministic (:func:`coarse_grain`, ``search="bisect"``): for each ``tau`` on a
+  descending grid, bisection in ``log Delta`` for the largest accepted ``Delta``. The size falls
+  with ``Delta`` and acceptance is (nearly) monotone in it, so the best point for a given ``tau`` is
+  on that boundary. ``search="random"`` (uniform ``tau``, log-uniform ``Delta``) is the simple
+  alternative it is compared with (tests and benchmarks/bench_transformer.py).
+"""
+
+from __future__ import annotations
+
+import bz2
+import copy
+import math
+import struct
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from theory.cli_support import InputError
+
+__all__ = [
+    "bz2_size",
+    "naive_bz2_bytes",
+    "k_tau",
+    "quantise_codes",
+    "CoarseGrainResult",
+    "CoarseGrainer",
+    "coarse_grain",
+    "compression_measures",
+]
+
+_BZ2_LEVEL = 9
+
+
+def bz2_size(data: bytes) -> int:
+    """Length in bytes of ``bz2.compress(data, 9)``."""
+    return len(bz2.compress(data, _BZ2_LEVEL))
+
+
+@torch.no_grad()
+def naive_bz2_bytes(model: torch.nn.Module) -> int:
+    """bz2 size of the raw float32 parameters in ``named_parameters`` order (paper 001 Fig. A.9)."""
+    raw = b"".join(p.detach().float().cpu().numpy().tobytes() for p in model.parameters())
+    return bz2_size(raw)
+
+
+def k_tau(s: Tensor, tau: float) -> int:
+    """``k(tau) = min{k : sum_{i<=k} s_bar_i >= tau}`` (paper 001 eq. 13); ``s`` descending."""
+    total = float(s.sum())
+    if total <= 0:
+        return 0
+    cum = torch.cumsum(s.double() / total, 0)
+    # Round-off can leave the last cumulative sum a hair below 1.
+    return int(
+        min(int(torch.searchsorted(cum, torch.tensor(tau - 1e-12, dtype=cum.dtype))) + 1, len(s))
+    )
+
+
+def quantise_codes(x: Tensor, delta: float) -> Tensor:
+    """Integer bin indices ``round(x / Delta)`` (paper 001 eq. 11, nearest-bin form)."""
+    return torch.round(x.double() / delta).to(torch.int64)
+
+
+def _pack(codes: Tensor) -> bytes:
+    """Codes in the narrowest signed integer width that holds them."""
+    a = codes.cpu().numpy()
+    m = int(np.abs(a).max()) if a.size else 0
+    dt = np.int8 if m < 2**7 else np.int16 if m < 2**15 else np.int32
+    return a.astype(dt).tobytes()
+
+
+@dataclass
+class CoarseGrainResult:
+    """Outcome of the Alg. 1 search; sizes in bytes, losses in nats."""
+
+    bytes: int  # smallest accepted compressed size
+    naive_bytes: int  # bz2 of the raw float32 weights
+    ratio: float  # naive_bytes / bytes
+    tau: float  # 1.0 means no low-rank step
+    delta: float
+    loss: float  # training loss of the coarse-grained model
+    base_loss: float  # training loss of the original model
+    eps: float
+    evaluations: int
+    ranks: dict[str, int] = field(default_factory=dict)  # low-rank k per matrix (absent: full)
+    trace: list[tuple[float, float, bool, int]] = field(
+        default_factory=list
+    )  # tau, Delta, ok, size
+
+
+class CoarseGrainer:
+    """Evaluates coarse-grained copies of one model: SVDs once, one train-set forward per point."""
+
+    def __init__(self, model, x: Tensor, y: Tensor) -> None:
+        self.model = model
+        self.work = copy.deepcopy(model)
+        self.x, self.y = x, y
+        with torch.no_grad():
+            self.mats = {k: v.detach().double() for k, v in model.named_weight_matrices().items()}
+            self.svd = {k: torch.linalg.svd(m, full_matrices=False) for k, m in self.mats.items()}
+            mat_ids = {id(p) for p in _matrix_params(model)}
+            self.vectors = {
+                n: p.detach().double() for n, p in model.named_parameters() if id(p) not in mat_ids
+            }
+        self.base_loss = self._loss(model)
+        # An all-zero model has no scale; any step then quantises it exactly.
+        self.max_abs = (
+            max(float(t.abs().max()) for t in [*self.mats.values(), *self.vectors.values()]) or 1.0
+        )
+
+    @torch.no_grad()
+    def _loss(self, model) -> float:
+        return float(F.cross_entropy(model(self.x).float(), self.y))
+
+    def ranks(self, tau: float) -> dict[str, int]:
+        """Matrices that take the rank-``k(tau)`` form (eq. 14: only if ``k(m+n) < mn``)."""
+        if tau >= 1.0:
+            return {}
+        out = {}
+        for name, (_, s, _) in self.svd.items():
+            m, n = self.mats[name].shape
+            k = k_tau(s, tau)
+            if k * (m + n) < m * n:
+                out[name] = k
+        return out
+
+    @torch.no_grad()
+    def evaluate(self, tau: float, delta: float) -> tuple[float, int]:
+        """Training loss and bz2 size of the ``(tau, Delta)`` coarse-graining of the model."""
+        ranks = self.ranks(tau)
+        header = struct.pack("<d", delta) + b"".join(
+            struct.pack("<i", ranks.get(n, -1)) for n in self.mats
+        )
+        chunks = [header]
+        new_mats = {}
+        for name, m in self.mats.items():
+            if name in ranks:
+                u, s, vh = self.svd[name]
+                k = ranks[name]
+                r = s[:k].sqrt()
+                qa = quantise_codes(u[:, :k] * r, delta)
+                qb = quantise_codes(r[:, None] * vh[:k], delta)
+                chunks += [_pack(qa), _pack(qb)]
+                new_mats[name] = (qa.double() @ qb.double()) * delta * delta
+            else:
+                q = quantise_codes(m, delta)
+                chunks.append(_pack(q))
+                new_mats[name] = q.double() * delta
+        dtype = next(self.work.parameters()).dtype
+        self.work.set_weight_matrices({k: v.to(dtype) for k, v in new_mats.items()})
+        params = dict(self.work.named_parameters())
+        for name, v in self.vectors.items():
+            q = quantise_codes(v, delta)
+            chunks.append(_pack(q))
+            params[name].copy_((q.double() * delta).to(dtype))
+        return self._loss(self.work), bz2_size(b"".join(chunks))
+
+
+def _matrix_params(model) -> list[Tensor]:
+    """The parameters that ``named_weight_matrices`` covers (every parameter with >= 2 dims)."""
+    return [p for p in model.parameters() if p.dim() >= 2]
+
+
+def coarse_grain(
+    model,
+    x: Tensor,
+    y: Tensor,
+    *,
+    eps: float = 0.1,
+    budget: int = 24,
+    search: str = "bisect",
+    taus: tuple[float, ...] = (1.0, 0.9, 0.75, 0.6, 0.45, 0.3),
+    seed: int = 0,
+) -> CoarseGrainResult:
+    """Paper 001 Alg. 1: smallest bz2 size over ``(tau, Delta)`` with ``|L - L_hat| < eps``.
+
+    ``budget`` counts loss evaluations (forward passes over the training set). If nothing else
+    is accepted the result is the lossless float32 description (``bytes == naive_bytes``).
+    """
+    if budget < 2:
+        raise InputError(f"budget: must be >= 2 evaluations, got {budget}")
+    if not (eps > 0 and math.isfinite(eps)):
+        raise InputError(f"eps: must be a positive finite loss tolerance, got {eps}")
+    cg = CoarseGrainer(model, x, y)
+    naive = naive_bz2_bytes(model)
+    # Delta range: from 2^-16 of the largest weight (near-lossless) to 2x it (all weights -> 0).
+    d_lo, d_hi = cg.max_abs * 2.0**-16, cg.max_abs * 2.0
+    best = (naive, 1.0, 0.0, cg.base_loss)  # size, tau, delta, loss
+    trace: list[tuple[float, float, bool, int]] = []
+
+    def probe(tau: float, delta: float) -> bool:
+        nonlocal best
+        loss, size = cg.evaluate(tau, delta)
+        ok = abs(loss - cg.base_loss) < eps
+        trace.append((tau, delta, ok, size))
+        if ok and size < best[0]:
+            best = (size, tau, delta, loss)
+        return ok
+
+    if search == "bisect":
+        _bisect_search(probe, taus, d_lo, d_hi, budget)
+    elif search == "random":
+        rng = np.random.default_rng(seed)
+        for _ in range(budget):
+            tau = float(rng.uniform(min(taus), 1.0))
+            probe(tau, float(math.exp(rng.uniform(math.log(d_lo), math.log(d_hi)))))
+    else:
+        raise InputError(f"search: must be 'bisect' or 'random', got {search!r}")
+    size, tau, delta, loss = best
+    return CoarseGrainResult(
+        bytes=size,
+        naive_bytes=naive,
+        ratio=naive / size,
+        tau=tau,
+        delta=delta,
+        loss=loss,
+        base_loss=cg.base_loss,
+        eps=eps,
+        evaluations=len(trace),
+        ranks=cg.ranks(tau) if delta > 0 else {},
+        trace=trace,
+    )
+
+
+def _bisect_search(probe, taus, d_lo: float, d_hi: float, budget: int) -> None:
+    """Largest accepted ``Delta`` for each ``tau`` on a descending grid, within ``budget`` probes.
+
+    1. The all-zero model (``tau = 1``, ``Delta = d_hi``) first: if accepted nothing is smaller.
+    2. ``tau = 1`` (no low rank): bisection of ``log Delta`` over ``[d_lo, d_hi]`` (about a third
+       of the budget; 8 halvings resolve the 2^17 range to ~4%).
+    3. Each smaller ``tau``: a stronger truncation does not tolerate a coarser ``Delta``, so start
+       at the previous boundary and halve ``Delta`` until accepted, then bisect back up towards the
+       last rejection. A ``tau`` with no accepted point ends the sweep (smaller ones truncate more).
+    """
+    taus = sorted({t for t in taus if t < 1.0}, reverse=True)
+    used = 1
+    if probe(1.0, d_hi):
+        return
+
+    def bisect(tau: float, ok_log: float | None, bad_log: float, lo_log: float, n: int):
+        """Bisect between an accepted ``ok_log`` (or the floor ``lo_log``) and ``bad_log``."""
+        nonlocal used
+        found = ok_log
+        for _ in range(n):
+            if used >= budget:
+                break
+            lo = found if found is not None else lo_log
+            mid = 0.5 * (lo + bad_log)
+            used += 1
+            if probe(tau, math.exp(mid)):
+                found = mid
+            else:
+                bad_log = mid
+        return found, bad_log
+
+    n_first = max(min(8, budget - 1 - 3 * len(taus)), min(4, budget - 1))
+    prev, _ = bisect(1.0, None, math.log(d_hi), math.log(d_lo), n_first)
+    if prev is None:
+        return
+    for i, tau in enumerate(taus):
+        share = (budget - used) // (len(taus) - i)
+        if share < 1:
+            return
+        found, bad, x = None, prev + math.log(2.0), prev
+        spent = 0
+        while spent < share and used < budget and x > math.log(d_lo):
+            used += 1
+            spent += 1
+            if probe(tau, math.exp(x)):
+                found = x
+                break
+            bad, x = x, x - math.log(4.0)
+        if found is None:
+            return
+        found, _ = bisect(tau, found, bad, math.log(d_lo), share - spent)
+        prev = found
+
+
+def compression_measures(model, ds, *, eps: float = 0.1, budget: int = 24) -> dict[str, float]:
+    """Naive bz2 bytes and the coarse-grained size, ratio, ``tau`` and ``Delta`` (SPEC §4.3)."""
+    dev = next(model.parameters()).device
+    r = coarse_grain(model, ds.train_x.to(dev), ds.train_y.to(dev), eps=eps, budget=budget)
+    return {
+        "bz2_naive_bytes": float(r.naive_bytes),
+        "coarse_bytes": float(r.bytes),
+        "coarse_ratio": r.ratio,
+        "coarse_tau": r.tau,
+        "coarse_delta": r.delta,
+        "coarse_loss_gap": r.loss - r.base_loss,
+        "coarse_n_lowrank": float(len(r.ranks)),
+    }
