@@ -1,0 +1,75 @@
+"""Activation sparsity (paper 003, Golechha 2024 §3; SPEC §4.3).
+
+Sparsity is the fraction of hidden activations that are "off": ``|a| <= tau * scale`` where
+``scale`` is the root-mean-square of the same activation tensor (``relative=True``, the default,
+so a uniform shrinkage of all weights by weight decay does not change the count) or 1
+(``relative=False``, the paper's absolute threshold). Default ``tau = 0.01``. For ReLU units the
+exact zeros dominate, and any ``tau`` below the smallest active value gives the exact fraction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+import torch
+from torch import Tensor, nn
+
+from theory.cli_support import InputError
+
+__all__ = ["activation_sparsity", "sparsity_measure", "mlp_hidden_activations"]
+
+
+def activation_sparsity(acts: Tensor, tau: float = 0.01, relative: bool = True) -> float:
+    """Fraction of entries with ``|a| <= tau * scale`` (paper 003 activation sparsity)."""
+    if tau < 0:
+        raise InputError(f"tau: threshold must be >= 0, got {tau}")
+    if acts.numel() == 0:
+        raise InputError("acts: empty activation tensor; pass at least one activation")
+    a = acts.detach().abs().to(torch.float64)
+    scale = float(torch.sqrt((a * a).mean())) if relative else 1.0
+    if scale == 0.0:
+        return 1.0  # every activation is exactly zero
+    return float((a <= tau * scale).to(torch.float64).mean())
+
+
+@torch.no_grad()
+def mlp_hidden_activations(model: nn.Module, tokens: Tensor) -> dict[int, Tensor]:
+    """Post-activation MLP hidden units ``[B, T, d_mlp]`` per layer, read from the model cache."""
+    cache: dict = {}
+    model(tokens, cache=cache)
+    return {int(k.split(".")[1]): v for k, v in cache.items() if k.startswith("mlp_hidden.")}
+
+
+def sparsity_measure(
+    tau: float = 0.01, relative: bool = True, last_position_only: bool = True
+) -> Callable[[nn.Module, object], dict[str, float]]:
+    """Measure ``f(model, dataset)``: MLP activation sparsity over all p^2 inputs (train + test).
+
+    Keys ``act_sparsity`` (all layers pooled) and ``act_sparsity.{l}``. Only the last position
+    feeds the answer, so by default only its activations count.
+    """
+
+    def measure(model: nn.Module, dataset: object) -> dict[str, float]:
+        x = torch.cat([dataset.train_x, dataset.test_x])  # type: ignore[attr-defined]
+        x = x.to(next(model.parameters()).device)
+        acts = mlp_hidden_activations(model, x)
+        if last_position_only:
+            acts = {k: v[:, -1] for k, v in acts.items()}
+        return _per_layer(acts, tau, relative)
+
+    return measure
+
+
+def _per_layer(acts: Mapping[int, Tensor], tau: float, relative: bool) -> dict[str, float]:
+    out = {
+        f"act_sparsity.{k}": activation_sparsity(v, tau, relative) for k, v in sorted(acts.items())
+    }
+    pooled = torch.cat([v.reshape(-1) for v in acts.values()]) if acts else torch.zeros(0)
+    if pooled.numel():
+        # pooled over layers with each layer's own scale: mean of per-layer fractions by count
+        counts = [v.numel() for _, v in sorted(acts.items())]
+        fr = [out[f"act_sparsity.{k}"] for k in sorted(acts)]
+        out["act_sparsity"] = float(
+            sum(c * f for c, f in zip(counts, fr, strict=True)) / sum(counts)
+        )
+    return out
