@@ -20,6 +20,7 @@ import math
 import os
 import pickle
 import time
+import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -304,7 +305,7 @@ def _read_cache(path: Path, sha: str) -> dict[tuple[int, ...], dict[str, np.ndar
             for i, shape in enumerate(meta["shapes"]):
                 out[tuple(shape)] = {k: z[f"{k}_{i}"] for k in ("keys", "ctm", "order", "nsym")}
             return out
-    except (OSError, ValueError, KeyError, json.JSONDecodeError):
+    except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile):
         return None
 
 
