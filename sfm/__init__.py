@@ -1,0 +1,23 @@
+"""occam.sfm: the singular feature machine of paper 004 as a fast batched simulator (SPEC §1)."""
+
+from .basis import FourierBasis, LogBasis, make_basis, primitive_root
+from .dynamics import RunResult, SFMConfig, simulate, simulate_one
+from .schedules import SCHEDULE_DEFAULTS, SCHEDULES
+from .task import Task, exact_interpolant, interpolant_support, make_task
+
+__all__ = [
+    "FourierBasis",
+    "LogBasis",
+    "make_basis",
+    "primitive_root",
+    "RunResult",
+    "SFMConfig",
+    "simulate",
+    "simulate_one",
+    "SCHEDULES",
+    "SCHEDULE_DEFAULTS",
+    "Task",
+    "exact_interpolant",
+    "interpolant_support",
+    "make_task",
+]

@@ -1,0 +1,170 @@
+"""Per-step observables and events of SPEC §1.8.
+
+Losses and relative errors come out of every step's fused residual pass, so the events
+``t_mem``/``t_gen`` are exact to the step; the rest is recorded at logged steps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import numpy as np
+
+__all__ = [
+    "REL_MEM_TRAIN",
+    "REL_MEM_TEST",
+    "REL_GEN_TEST",
+    "Curves",
+    "Events",
+    "detect_events",
+    "support_size",
+    "k_bits",
+    "log_observables",
+]
+
+#: SPEC §1.8: t_mem = first step with train rel < 1e-2 and test rel > 0.1.
+REL_MEM_TRAIN = 1e-2
+REL_MEM_TEST = 0.1
+#: SPEC §1.8: t_gen = first step with test rel < 1e-2.
+REL_GEN_TEST = 1e-2
+
+CURVE_FIELDS = (
+    "train_loss",
+    "train_rel",
+    "test_rel",
+    "support",
+    "lambda_hat",
+    "K_bits",
+    "K_paper_bits",
+    "F_n",
+    "tau",
+    "hermitian_err",
+)
+
+
+@dataclass
+class Curves:
+    """Observables at logged steps: ``step`` has shape (L,), every field (L, B)."""
+
+    step: np.ndarray
+    train_loss: np.ndarray
+    train_rel: np.ndarray
+    test_rel: np.ndarray
+    support: np.ndarray
+    lambda_hat: np.ndarray
+    K_bits: np.ndarray
+    K_paper_bits: np.ndarray
+    F_n: np.ndarray
+    tau: np.ndarray
+    hermitian_err: np.ndarray
+
+    @classmethod
+    def empty(cls, L: int, B: int) -> Curves:
+        kw = {k: np.full((L, B), np.nan) for k in CURVE_FIELDS}
+        return cls(step=np.zeros(L, dtype=np.int64), **kw)
+
+    def truncate(self, L: int) -> None:
+        self.step = self.step[:L]
+        for k in CURVE_FIELDS:
+            setattr(self, k, getattr(self, k)[:L])
+
+    def column(self, b: int) -> dict[str, np.ndarray]:
+        """One batch element's curves as ``{name: (L,) array}`` including ``step``."""
+        return {"step": self.step, **{k: getattr(self, k)[:, b] for k in CURVE_FIELDS}}
+
+
+@dataclass
+class Events:
+    """SPEC §1.8 events; ``None`` means the event did not occur within the run."""
+
+    t_mem: int | None = None
+    t_gen: int | None = None
+    diverged_at: int | None = None
+    final_train_rel: float = float("nan")
+    final_test_rel: float = float("nan")
+    last_step: int = 0
+    extra: dict = field(default_factory=dict)
+
+
+def detect_events(
+    events: list[Events],
+    t: int,
+    tr_rel: np.ndarray,
+    te_rel: np.ndarray,
+    active: np.ndarray,
+    diverged_rel: float,
+) -> list[int]:
+    """Update events with state ``t``; return indices whose divergence was detected now."""
+    newly = []
+    for b, ev in enumerate(events):
+        if not active[b]:
+            continue
+        tr, te = float(tr_rel[b]), float(te_rel[b])
+        ev.final_train_rel, ev.final_test_rel, ev.last_step = tr, te, t
+        if not np.isfinite(tr) or tr > diverged_rel:
+            ev.diverged_at = t
+            newly.append(b)
+            continue
+        if ev.t_mem is None and tr < REL_MEM_TRAIN and te > REL_MEM_TEST:
+            ev.t_mem = t
+        if ev.t_gen is None and te < REL_GEN_TEST:
+            ev.t_gen = t
+    return newly
+
+
+def support_size(V: np.ndarray, mult: np.ndarray, eps: float) -> np.ndarray:
+    """``|S| = #{|W| > eps}`` over the full ``p x p`` array, per batch element (SPEC §1.8)."""
+    mag2 = V.real * V.real + V.imag * V.imag
+    return np.einsum("bij,ij->b", (mag2 > eps * eps).astype(np.int64), mult)
+
+
+@lru_cache(maxsize=65536)
+def _k_enum(p: int, d: int) -> float:
+    from theory.kolmogorov import enumerative_code_bits
+
+    return enumerative_code_bits(p, d)
+
+
+def k_bits(p: int, support: np.ndarray) -> np.ndarray:
+    """Enumerative code length ``K(W)`` in bits, 32 bits per real (SPEC §2.4, via theory/)."""
+    return np.array([_k_enum(p, int(d)) for d in np.ravel(support)]).reshape(np.shape(support))
+
+
+def log_observables(
+    curves: Curves,
+    li: int,
+    t: int,
+    V: np.ndarray,
+    basis,
+    mult: np.ndarray,
+    eps: float,
+    tr_ss: np.ndarray,
+    te_ss: np.ndarray,
+    tr_rel: np.ndarray,
+    te_rel: np.ndarray,
+    n: np.ndarray,
+    p: int,
+    tasks,
+    tau: np.ndarray,
+) -> None:
+    """Record SPEC §1.8 observables of state ``t`` into row ``li``."""
+    from theory.free_energy import free_energy
+    from theory.kolmogorov import paper004_code_bits
+
+    S = support_size(V, mult, eps)
+    lam = S / 2.0  # theory.rlct.sfm_rlct: lambda(S) = |S| / 2 (SPEC §1.4)
+    loss = tr_ss / (2.0 * n)  # L_n = (1/2n) sum_i r_i^2 (SPEC §1.5)
+    curves.step[li] = t
+    curves.train_loss[li] = loss
+    curves.train_rel[li] = tr_rel
+    curves.test_rel[li] = te_rel
+    curves.support[li] = S
+    curves.lambda_hat[li] = lam
+    curves.K_bits[li] = k_bits(p, S)
+    curves.K_paper_bits[li] = [paper004_code_bits(float(x), p) for x in lam]
+    with np.errstate(invalid="ignore", over="ignore"):
+        fin = np.isfinite(loss)
+        curves.F_n[li] = np.where(fin, free_energy(n, np.where(fin, loss, 0.0), lam), np.nan)
+    curves.tau[li] = tau
+    curves.hermitian_err[li] = basis.hermitian_error(V)
