@@ -190,7 +190,7 @@ def _cmd_blocks(args: argparse.Namespace) -> int:
         ax.set_title(f"{name}: per-block CTM, {block} blocks ({bdm.table.name})")
         ax.set_xlabel("block column" if args.layout == "2d" else "block index within row")
         ax.set_ylabel("block row")
-        stem = args.out / f"blocks_{re.sub(r'[^A-Za-z0-9_.-]+', '_', name)}"
+        stem = args.out / f"blocks_{re.sub(r'[^A-Za-z0-9_-]+', '_', name)}"
         save_figure(fig, stem)
         written += 1
         summary.append(

@@ -1,0 +1,158 @@
+"""Weights to symbols, K_BDM over named tensors, file inputs and the ``python -m bdm`` CLI."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+from safetensors.numpy import save_file
+
+from bdm import BDM
+from bdm.cli import main
+from bdm.weights import as_matrix, k_bdm, load_tensors, median_symbols, quartile_symbols
+from theory.cli_support import InputError
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _cache(tmp_path_factory):
+    mp = pytest.MonkeyPatch()
+    mp.setenv("OCCAM_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "bdm-cache"))
+    mp.setenv("MPLBACKEND", "Agg")
+    yield
+    mp.undo()
+
+
+@settings(max_examples=50, deadline=None)
+@given(w=arrays(np.float64, st.integers(1, 200), elements=st.floats(-10, 10, allow_nan=False)))
+def test_quartile_symbols_count_boundaries_below(w):
+    s = quartile_symbols(w)
+    q = np.quantile(w, [0.25, 0.5, 0.75])
+    expect = np.array([sum(v > b for b in q) for v in w])
+    np.testing.assert_array_equal(s, expect)
+    assert s.dtype == np.int8 and s.min() >= 0 and s.max() <= 3
+
+
+def test_quartile_symbols_balanced_for_distinct_values():
+    w = np.random.default_rng(0).normal(size=4000)
+    assert np.bincount(quartile_symbols(w)).tolist() == [1000, 1000, 1000, 1000]
+    assert np.bincount(median_symbols(w)).tolist() == [2000, 2000]
+    with pytest.raises(InputError, match="NaN"):
+        quartile_symbols(np.array([1.0, np.nan]))
+
+
+def test_as_matrix():
+    assert as_matrix(np.zeros(())).shape == (1, 1)
+    assert as_matrix(np.zeros(7)).shape == (1, 7)
+    assert as_matrix(np.zeros((3, 2, 5))).shape == (3, 10)
+
+
+def test_k_bdm_is_sum_over_tensors():
+    rng = np.random.default_rng(1)
+    t = {"a": rng.normal(size=(16, 20)), "b": rng.normal(size=(8, 8)), "bias": rng.normal(size=5)}
+    res = k_bdm(t)
+    assert res.table == "BITPLANE-B4-D4X4" and res.nsymbols == 4
+    b = BDM(2, 4)
+    parts = [b.bdm(quartile_symbols(t["a"])), b.bdm(quartile_symbols(t["b"]))]
+    assert res.total_bdm == pytest.approx(math.fsum(parts), rel=1e-15)
+    skipped = [x for x in res.tensors if x.result is None]
+    assert [x.name for x in skipped] == ["bias"] and "4x4" in skipped[0].skipped
+    one_d = k_bdm(t, layout="1d")
+    assert one_d.table == "CTM-B4-D12"
+    assert one_d.tensors[0].result.bdm == pytest.approx(
+        BDM(1, 4).bdm(quartile_symbols(t["a"]).ravel()), rel=1e-15
+    )
+    med = k_bdm(t, mapping="median")
+    assert med.table == "CTM-B2-D4X4"
+    with pytest.raises(InputError, match="no tensor is large enough"):
+        k_bdm({"bias": t["bias"]})
+
+
+def test_load_tensors(tmp_path):
+    a = np.arange(12.0).reshape(3, 4)
+    np.save(tmp_path / "w.npy", a)
+    np.savez(tmp_path / "w.npz", x=a, y=a.T)
+    save_file({"x": a.astype(np.float32)}, str(tmp_path / "w.safetensors"))
+    assert np.array_equal(load_tensors(tmp_path / "w.npy")["w"], a)
+    assert set(load_tensors(tmp_path / "w.npz")) == {"x", "y"}
+    assert load_tensors(tmp_path / "w.safetensors")["x"].dtype == np.float32
+    np.save(tmp_path / "obj.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    with pytest.raises(InputError, match="without unpickling"):
+        load_tensors(tmp_path / "obj.npy")
+    with pytest.raises(InputError, match="unsupported extension"):
+        (tmp_path / "w.pt").write_bytes(b"x")
+        load_tensors(tmp_path / "w.pt")
+    with pytest.raises(InputError, match="does not exist"):
+        load_tensors(tmp_path / "nope.npy")
+
+
+@pytest.fixture
+def weights_file(tmp_path):
+    rng = np.random.default_rng(2)
+    path = tmp_path / "model.safetensors"
+    save_file(
+        {
+            "embed": rng.normal(size=(24, 32)).astype(np.float32),
+            "mlp.w": rng.normal(size=(32, 16)).astype(np.float32),
+            "mlp.b": rng.normal(size=16).astype(np.float32),
+        },
+        str(path),
+    )
+    return path
+
+
+def test_cli_measure(weights_file, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["measure", str(weights_file), "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "K_BDM" in text and "mlp.b" in text and "smaller than one 4x4 block" in text
+    doc = json.loads((out / "bdm_measure.json").read_text())
+    assert doc["metadata"]["command"] == "bdm measure"
+    assert doc["table"] == "BITPLANE-B4-D4X4"
+    rows = {r["tensor"]: r for r in doc["tensors"]}
+    expect = BDM(2, 4).bdm(quartile_symbols(load_tensors(weights_file)["embed"]))
+    assert rows["embed"]["bdm_bits"] == pytest.approx(expect, rel=1e-15)
+    assert doc["k_bdm_bits"] == pytest.approx(rows["embed"]["bdm_bits"] + rows["mlp.w"]["bdm_bits"])
+    for ext in ("csv", "png", "svg"):
+        assert (out / f"bdm_measure.{ext}").stat().st_size > 0
+
+
+def test_cli_blocks(weights_file, tmp_path):
+    out = tmp_path / "blocks"
+    assert main(["blocks", str(weights_file), "--tensor", "embed", "--out", str(out)]) == 0
+    assert (out / "blocks_embed.png").stat().st_size > 0
+    assert (out / "blocks_embed.svg").stat().st_size > 0
+    doc = json.loads((out / "bdm_blocks.json").read_text())
+    assert doc["tensors"][0]["n_blocks"] == (24 // 4) * (32 // 4)
+    out1 = tmp_path / "blocks1d"
+    assert main(["blocks", str(weights_file), "--layout", "1d", "--out", str(out1)]) == 0
+    assert (out1 / "blocks_mlp_b.png").is_file()
+
+
+@pytest.mark.parametrize(
+    ("arr", "args", "message"),
+    [
+        (np.zeros((8, 8)), ["--map", "none", "--nsymbols", "2"], "expected integer symbols"),
+        (np.full((8, 8), 3), ["--map", "none", "--nsymbols", "2"], "outside the alphabet"),
+        (np.zeros((8, 8), int), ["--map", "none", "--nsymbols", "5"], "no CTM table for ndim=2"),
+        (np.zeros((3, 3), int), ["--map", "none", "--nsymbols", "2"], "no tensor is large enough"),
+        (np.zeros((8, 8), int), ["--map", "none"], "--nsymbols: required"),
+        (np.zeros((8, 8), int), ["--map", "none", "--nsymbols", "2", "--block", "6"], "sides 1..4"),
+    ],
+)
+def test_cli_errors(arr, args, message, tmp_path, capsys):
+    np.save(tmp_path / "x.npy", arr)
+    assert main(["measure", str(tmp_path / "x.npy"), *args, "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+
+
+def test_cli_bad_partition(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["measure", "x.npy", "--partition", "diagonal"])
+    assert exc.value.code == 2
+    assert "unknown partition" in capsys.readouterr().err
