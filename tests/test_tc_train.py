@@ -1,0 +1,215 @@
+"""Training loop, events, checkpoints/resume, batched seeds and the CLI on tiny models."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+import torch
+
+from theory.cli_support import InputError
+from transformer_check.batched import train_seeds
+from transformer_check.checkpoint import load_checkpoint, save_checkpoint
+from transformer_check.cli import main
+from transformer_check.data import TaskConfig
+from transformer_check.presets import PRESETS, preset
+from transformer_check.train import (
+    ArchConfig,
+    TrainConfig,
+    detect_events,
+    load_model,
+    log_schedule,
+    lr_at,
+    train,
+)
+
+TINY = ArchConfig(d_model=16, n_heads=2, d_head=8, d_mlp=32)
+
+
+def _cfg(**kw) -> TrainConfig:
+    base = dict(
+        task=TaskConfig(p=11, frac=0.5),
+        model=TINY,
+        steps=24,
+        eval_points=8,
+        measure_points=3,
+        checkpoint_every=8,
+        measures=("spectral", "fourier"),
+        snapshots=False,
+    )
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def _strip(rows):
+    return [{k: v for k, v in r.items() if k != "wall_s"} for r in rows]
+
+
+def test_log_schedule():
+    s = log_schedule(1000, 10)
+    assert s[0] == 0 and s[-1] == 1000 and s == sorted(set(s))
+    assert 1 in s and len(s) <= 12
+    assert log_schedule(5, 100) == [0, 1, 2, 3, 4, 5]
+
+
+def test_lr_warmup():
+    cfg = _cfg(lr=1e-2, warmup=4)
+    assert [lr_at(cfg, u) for u in range(6)] == pytest.approx(
+        [2.5e-3, 5e-3, 7.5e-3, 1e-2, 1e-2, 1e-2]
+    )
+    assert lr_at(_cfg(warmup=0), 0) == pytest.approx(1e-3)
+
+
+def test_detect_events_never_invents():
+    rows = [
+        {"step": 0, "train_acc": 0.1, "test_acc": 0.1},
+        {"step": 10, "train_acc": 1.0, "test_acc": 0.2},
+        {"step": 20, "train_acc": 1.0, "test_acc": 0.995},
+    ]
+    assert detect_events(rows) == (10, 20)
+    assert detect_events(rows[:2]) == (10, None)
+    assert detect_events([{"step": 5, "train_acc": 1.0, "test_acc": 1.0}]) == (None, 5)
+
+
+def test_train_writes_run_directory(tmp_path):
+    res = train(_cfg(), tmp_path, progress=False)
+    steps = [r["step"] for r in res.rows]
+    assert steps[0] == 0 and steps[-1] == 24 and steps == sorted(steps)
+    assert "H_svd_mean" in res.rows[0] and "fourier_gini" in res.rows[-1]
+    for name in ("metrics.csv", "summary.json", "training.png", "training.svg"):
+        assert (tmp_path / name).exists(), name
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["metadata"]["config"]["steps"] == 24
+    # the training loss actually falls on this easy problem
+    assert res.rows[-1]["train_loss"] < res.rows[0]["train_loss"]
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {},
+        {"weight_noise": 0.01, "spectral_reg": 0.1},
+        {"model": dataclasses.replace(TINY, layernorm="post", act="gelu")},
+    ],
+)
+def test_resume_reproduces_uninterrupted_run_exactly(tmp_path, kw):
+    cfg = _cfg(**kw)
+    full = train(cfg, tmp_path / "a", progress=False, plot=False)
+    # "killed" after step 13: the last checkpoint is at step 8, steps 9..13 are lost and redone
+    part = train(cfg, tmp_path / "b", progress=False, plot=False, stop_after=13)
+    assert part.rows[-1]["step"] <= 13
+    resumed = train(cfg, tmp_path / "b", progress=False, plot=False, resume=True)
+    assert _strip(resumed.rows) == _strip(full.rows)
+    for p, q in zip(full.model.parameters(), resumed.model.parameters(), strict=True):
+        assert torch.equal(p, q)
+
+
+def test_resume_refuses_other_config(tmp_path):
+    train(_cfg(), tmp_path, progress=False, plot=False, stop_after=9)
+    with pytest.raises(InputError):
+        train(_cfg(lr=2e-3), tmp_path, progress=False, plot=False, resume=True)
+
+
+def test_checkpoint_roundtrip_and_hash_check(tmp_path):
+    t = {"a": torch.arange(6.0).reshape(2, 3), "rng": torch.tensor([1, 2, 255], dtype=torch.uint8)}
+    save_checkpoint(tmp_path / "c", t, {"step": 3})
+    back, meta = load_checkpoint(tmp_path / "c.json")
+    assert meta["step"] == 3 and torch.equal(back["a"], t["a"]) and back["rng"].dtype == torch.uint8
+    (tmp_path / "c.safetensors").write_bytes((tmp_path / "c.safetensors").read_bytes()[:-1] + b"0")
+    with pytest.raises(InputError):
+        load_checkpoint(tmp_path / "c")
+
+
+def test_load_model_matches_trained(tmp_path):
+    res = train(_cfg(snapshots=True), tmp_path, progress=False, plot=False)
+    model, cfg, ds, meta = load_model(tmp_path / "checkpoints" / "last")
+    assert cfg == res.config and meta["step"] == 24
+    torch.testing.assert_close(model(ds.test_x), res.model(ds.test_x))
+    snaps = sorted((tmp_path / "checkpoints").glob("step_*.json"))
+    assert len(snaps) == 4  # measure steps 0, 1, 5, 24
+    _, _, _, m0 = load_model(snaps[0])
+    assert m0["kind"] == "weights" and m0["step"] == 0
+
+
+def test_extra_measure_hook(tmp_path):
+    calls = []
+
+    def n_test(model, ds):
+        calls.append(1)
+        return {"n_test": float(ds.n_test)}
+
+    res = train(_cfg(), tmp_path, measures={"n": n_test}, progress=False, plot=False)
+    logged = [r for r in res.rows if "n_test" in r]
+    assert len(logged) == len(calls) == 4 and logged[0]["n_test"] == 61.0
+
+
+@pytest.mark.parametrize("kw", [{}, {"spectral_reg": 0.1}])
+def test_batched_seeds_equal_separate_runs(tmp_path, kw):
+    cfg = _cfg(**kw)
+    batched = train_seeds(cfg, [0, 3], tmp_path / "b", progress=False, plot=False)
+    for s, rb in zip([0, 3], batched, strict=True):
+        single = train(
+            dataclasses.replace(cfg, seed=s), tmp_path / f"s{s}", progress=False, plot=False
+        )
+        for a, b in zip(rb.rows, single.rows, strict=True):
+            assert a.keys() == b.keys()
+            for k in a:
+                if k != "wall_s" and not isinstance(a[k], str):
+                    assert a[k] == pytest.approx(b[k], rel=1e-5, abs=1e-6), (s, k)
+    # every seed folder can be resumed alone as a single run
+    _, meta = load_checkpoint(tmp_path / "b" / "seed_3" / "checkpoints" / "last")
+    assert meta["step"] == 24 and meta["config"]["seed"] == 3
+
+
+def test_batched_resume(tmp_path):
+    cfg = _cfg()
+    full = train_seeds(cfg, [1, 2], tmp_path / "a", progress=False, plot=False)
+    train_seeds(cfg, [1, 2], tmp_path / "b", progress=False, plot=False, stop_after=19)
+    again = train_seeds(cfg, [1, 2], tmp_path / "b", progress=False, plot=False, resume=True)
+    for a, b in zip(full, again, strict=True):
+        assert _strip(a.rows) == _strip(b.rows)
+
+
+def test_presets_exist_and_override():
+    for name in PRESETS:
+        cfg = preset(name, op="-")
+        assert cfg.preset == name and cfg.task.op == "-"
+    d = preset("demoss", op="/")
+    assert d.model.n_layers == 2 and d.task.frac == 0.3 and d.model.layernorm == "post"
+    assert preset("demoss", op="*").weight_noise == 1e-2
+    q = preset("quick", p=23, steps=5, d_model=32)
+    assert q.task.p == 23 and q.steps == 5 and q.model.d_model == 32
+    with pytest.raises(InputError):
+        preset("nope")
+
+
+def test_cli_train_and_measure(tmp_path, capsys):
+    out = tmp_path / "run"
+    argv = ["train", "--p", "11", "--frac", "0.5", "--steps", "12", "--d-model", "16"]
+    argv += ["--measures", "spectral", "compression", "fourier", "--coarse-budget", "6"]
+    argv += ["--measure-points", "2", "--eval-points", "4", "--quiet", "--out", str(out)]
+    assert main(argv) == 0
+    assert (out / "metrics.csv").exists() and (out / "training.png").exists()
+    mout = tmp_path / "m"
+    rc = main(
+        ["measure", str(out / "checkpoints" / "last.json"), "--out", str(mout)]
+        + ["--measures", "spectral", "compression", "fourier", "--coarse-budget", "6"]
+    )
+    assert rc == 0
+    res = json.loads((mout / "measures.json").read_text())
+    assert (
+        res["step"] == 12 and res["measures"]["coarse_bytes"] <= res["measures"]["bz2_naive_bytes"]
+    )
+    assert (mout / "spectra.png").exists() and (mout / "measures.csv").exists()
+    assert "metadata" in res
+
+
+def test_cli_bad_input_is_one_line_exit_2(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["train", "--frac", "1.5", "--out", str(tmp_path)])
+    assert exc.value.code == 2
+    assert main(["train", "--p", "9", "--steps", "1", "--quiet", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err[-1]) > 0 and "odd prime" in err[-1]
+    assert main(["measure", str(tmp_path / "missing.json"), "--out", str(tmp_path / "o")]) == 2

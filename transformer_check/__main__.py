@@ -1,0 +1,3 @@
+from transformer_check.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,98 @@
+"""One figure page per training run: accuracy, loss and each complexity measure against steps."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from theory.outputs import save_figure  # noqa: E402
+
+__all__ = ["PANELS", "plot_run"]
+
+# (title, y label, [(column, legend label)], log-y)
+PANELS: list[tuple[str, str, list[tuple[str, str]], bool]] = [
+    ("Accuracy", "accuracy", [("train_acc", "train"), ("test_acc", "test")], False),
+    ("Loss", "cross-entropy (nats)", [("train_loss", "train"), ("test_loss", "test")], True),
+    ("Parameter norm", "L2 norm", [("l2_norm", "total")], False),
+    (
+        "Coarse-grained complexity (paper 001 Alg. 1)",
+        "bz2 bytes",
+        [("coarse_bytes", "coarse-grained")],
+        False,
+    ),
+    ("Naive bz2 of raw weights", "bz2 bytes", [("bz2_naive_bytes", "naive")], False),
+    ("Compression ratio", "naive / coarse", [("coarse_ratio", "ratio")], True),
+    ("Spectral entropy", "mean H_svd (nats)", [("H_svd_mean", "mean over matrices")], False),
+    ("Effective rank", "sum of exp(H_svd)", [("rank_eff_total", "total")], False),
+    ("BDM of quartile-quantised weights", "K_BDM (bits)", [("bdm_bits", "BDM")], False),
+    (
+        "Fourier concentration of W_E",
+        "Gini / IPR",
+        [("fourier_gini", "Gini"), ("fourier_ipr", "IPR")],
+        False,
+    ),
+    (
+        "Key frequencies",
+        "count / share",
+        [("fourier_n_key", "# key freqs"), ("fourier_key_share", "energy share")],
+        False,
+    ),
+]
+
+
+def _series(rows: Sequence[Mapping[str, Any]], key: str) -> tuple[list[float], list[float]]:
+    xs, ys = [], []
+    for r in rows:
+        v = r.get(key)
+        if v is None or v == "" or isinstance(v, str):
+            continue
+        v = float(v)
+        if math.isfinite(v):
+            xs.append(max(float(r["step"]), 1.0))  # step 0 shown at 1 on the log axis
+            ys.append(v)
+    return xs, ys
+
+
+def plot_run(
+    rows: Sequence[Mapping[str, Any]],
+    t_mem: int | None,
+    t_gen: int | None,
+    stem: str | Path,
+    title: str = "",
+    extra_keys: Sequence[str] = (),
+) -> list[Path]:
+    """Grid of panels on a log step axis with ``t_mem``/``t_gen`` marked; PNG + SVG at ``stem``."""
+    panels = [p for p in PANELS if any(_series(rows, k)[0] for k, _ in p[2])]
+    panels += [(k, k, [(k, k)], False) for k in extra_keys if _series(rows, k)[0]]
+    ncol = 3
+    nrow = max(1, math.ceil(len(panels) / ncol))
+    fig, axes = plt.subplots(nrow, ncol, figsize=(5.2 * ncol, 3.4 * nrow), squeeze=False)
+    for ax in axes.flat[len(panels) :]:
+        ax.axis("off")
+    for ax, (ptitle, ylabel, series, logy) in zip(axes.flat, panels, strict=False):
+        for key, label in series:
+            xs, ys = _series(rows, key)
+            if xs:
+                ax.plot(xs, ys, marker="." if len(xs) < 60 else None, ms=3, lw=1.4, label=label)
+        ax.set_xscale("log")
+        if logy and all(y > 0 for k, _ in series for y in _series(rows, k)[1]):
+            ax.set_yscale("log")
+        for t, name, color in ((t_mem, "t_mem", "tab:red"), (t_gen, "t_gen", "tab:green")):
+            if t is not None:
+                ax.axvline(max(t, 1), color=color, ls="--", lw=1, label=f"{name} = {t}")
+        ax.set_title(ptitle, fontsize=10)
+        ax.set_xlabel("step")
+        ax.set_ylabel(ylabel)
+        ax.grid(alpha=0.3, which="both", lw=0.4)
+        ax.legend(fontsize=7, loc="best")
+    if title:
+        fig.suptitle(title, fontsize=12)
+    fig.tight_layout()
+    return save_figure(fig, stem)
