@@ -1,0 +1,5 @@
+"""``python -m sfm``."""
+
+from .cli import main
+
+raise SystemExit(main())
