@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from functools import cache
 
+import numba
 import numpy as np
 
 __all__ = [
@@ -19,6 +20,8 @@ __all__ = [
     "normalise_codes",
     "n_normalised_blocks",
     "max_code",
+    "max_normalised_code",
+    "neumaier_sum",
 ]
 
 
@@ -80,7 +83,65 @@ def normalise_codes(codes: np.ndarray, length: int, base: int) -> np.ndarray:
         top = np.int64(1) << np.int64(length - 1)
         full = (np.int64(1) << np.int64(length)) - 1
         return np.where(codes >= top, full - codes, codes)
-    return digits_to_codes(normalise_digits(codes_to_digits(codes, length, base)), base)
+    return _normalise_codes_nb(codes, int(length), int(base))
+
+
+@numba.njit(cache=True)
+def _normalise_codes_nb(codes, length, base):  # pragma: no cover - compiled
+    out = np.empty_like(codes)
+    digits = np.empty(length, dtype=np.int64)
+    label = np.empty(base, dtype=np.int64)
+    # Powers of two (4 symbols) decode with shifts instead of integer division.
+    shift = 0
+    while (1 << shift) < base:
+        shift += 1
+    pow2 = (1 << shift) == base
+    mask = base - 1
+    for i in range(codes.size):
+        c = codes[i]
+        if pow2:
+            for j in range(length - 1, -1, -1):
+                digits[j] = c & mask
+                c >>= shift
+        else:
+            for j in range(length - 1, -1, -1):
+                digits[j] = c % base
+                c //= base
+        for s in range(base):
+            label[s] = -1
+        nxt = 0
+        acc = 0
+        for j in range(length):
+            d = digits[j]
+            if label[d] < 0:
+                label[d] = nxt
+                nxt += 1
+            acc = (acc << shift) | label[d] if pow2 else acc * base + label[d]
+        out[i] = acc
+    return out
+
+
+def max_normalised_code(length: int, base: int) -> int:
+    """Largest normalised code: the block 0, 1, ..., b-1, b-1, ... (first occurrences in order)."""
+    code = 0
+    for j in range(length):
+        code = code * base + min(j, base - 1)
+    return code
+
+
+@numba.njit(cache=True)
+def neumaier_sum(x):  # pragma: no cover - compiled
+    """Compensated (Neumaier) sum: error ~ one ulp of the result, independent of the order."""
+    s = 0.0
+    comp = 0.0
+    for v in x:
+        t = s + v
+        if abs(s) >= abs(v):
+            comp += (s - t) + v
+        else:
+            comp += (v - t) + s
+        s = t
+    return s + comp
 
 
 @cache

@@ -2,8 +2,8 @@
 
 ``BDM(X) = sum over distinct raw blocks r of (CTM(normalise(r)) + log2 n_r)`` where ``n_r`` counts
 raw blocks (``0^12`` and ``1^12`` are two blocks with one CTM value). A block absent from the table
-costs ``max CTM of its shape + 1``. Terms are pybdm's; they are summed with :func:`math.fsum`
-(correctly rounded), so results match pybdm's left-to-right sum to its own rounding error.
+costs ``max CTM of its shape + 1``. Terms are pybdm's; they are summed with :func:`total`
+(a compensated sum, accurate to about one ulp), so results match pybdm's left-to-right sum to its own rounding error.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import numpy as np
 from theory.cli_support import InputError
 
 from .bitplane import BitPlaneTable
-from .encoding import max_code, normalise_codes
+from .encoding import max_code, neumaier_sum, normalise_codes
 from .partition import BlockGroup, Correlated, Ignore, Partition, decompose
 from .tables import TABLE_FILES, CTMTable, load_table
 
@@ -100,11 +100,21 @@ def make_table(ndim: int, nsymbols: int, **load_kwargs) -> Table:
 
 def log2_counts(counts: np.ndarray) -> np.ndarray:
     """``log2`` of positive integer counts with :func:`math.log2` (pybdm's rounding)."""
-    counts = np.asarray(counts)
+    counts = np.asarray(counts, dtype=np.int64)
     if counts.size == 0:
         return np.zeros(0)
+    top = int(counts.max())
+    if top <= 1 << 16:
+        table = np.array([0.0] + [math.log2(i) for i in range(1, top + 1)])
+        return table[counts]
     uniq, inv = np.unique(counts, return_inverse=True)
     return np.array([math.log2(int(c)) for c in uniq])[inv]
+
+
+def total(terms: list[np.ndarray]) -> float:
+    """Compensated sum of all terms (order-independent to about one ulp of the result)."""
+    flat = np.concatenate(terms) if terms else np.zeros(0)
+    return float(neumaier_sum(np.ascontiguousarray(flat, dtype=np.float64)))
 
 
 @dataclass(frozen=True)
@@ -248,15 +258,14 @@ class BDM:
     @staticmethod
     def bdm_from_counts(counts: list[BlockCounts]) -> float:
         """``sum (CTM + log2 n)`` over distinct raw blocks (SPEC §3.2)."""
-        terms = [bc.ctm + log2_counts(bc.counts) for bc in counts]
-        return math.fsum(np.concatenate(terms).tolist())
+        return total([bc.ctm + log2_counts(bc.counts) for bc in counts])
 
     @staticmethod
     def entropy_from_counts(counts: list[BlockCounts]) -> float:
         """Shannon entropy (bits) of raw-block frequencies (pybdm ``compute_ent``)."""
         c = np.concatenate([bc.counts for bc in counts]).astype(np.float64)
         p = c / c.sum()
-        return float(-math.fsum((p * np.log2(p)).tolist())) + 0.0
+        return -total([p * np.log2(p)]) + 0.0
 
     def bdm(self, x: np.ndarray, normalized: bool = False) -> float:
         """BDM of ``x`` in bits, or normalised BDM in [0, 1] (pybdm ``BDM.bdm``)."""
@@ -298,21 +307,23 @@ class BDM:
     # -- normalisation ---------------------------------------------------------------------------
     def min_bdm(self, shape_counts: dict[tuple[int, ...], int]) -> float:
         """Smallest BDM for these block counts: every block of a shape is the simplest one."""
-        terms = [self.table.min_ctm(s) + math.log2(n) for s, n in shape_counts.items()]
-        return math.fsum(terms)
+        return math.fsum(self.table.min_ctm(s) + math.log2(n) for s, n in shape_counts.items())
 
     def max_bdm(self, shape_counts: dict[tuple[int, ...], int]) -> float:
         """Largest BDM for these block counts: blocks cycle through the raw blocks by CTM
         descending, so counts are as even as possible (pybdm ``BDM._get_max_bdm``)."""
         terms = []
         for shape, n in shape_counts.items():
-            total = self.table.n_raw(shape)
-            vals = self.table.top_raw(shape, min(n, total))
-            full, rem = divmod(n, total)
+            n_raw = self.table.n_raw(shape)
+            vals = self.table.top_raw(shape, min(n, n_raw))
+            full, rem = divmod(n, n_raw)
+            if full == 0:
+                terms.append(vals)  # every count is 1
+                continue
             cnt = np.full(vals.size, full, dtype=np.int64)
             cnt[:rem] += 1
             terms.append(vals + log2_counts(cnt))
-        return math.fsum(np.concatenate(terms).tolist())
+        return total(terms)
 
     def _normalise(self, value: float, counts: list[BlockCounts]) -> float:
         if isinstance(self.partition, Correlated):

@@ -62,8 +62,9 @@ _ALLOWED_GLOBALS = {
     ("builtins", "dict"),
 }
 
-# Dense lookup arrays are built when the raw key space of a shape is at most this many codes.
-_DENSE_LIMIT = 1 << 20
+# Dense lookup arrays (indexed by normalised code) are built when the largest normalised code of a
+# shape is below this; that covers every binary shape and the 4-symbol table (2.1M entries).
+_DENSE_LIMIT = 1 << 22
 
 
 class SafeUnpickler(pickle.Unpickler):
@@ -127,6 +128,7 @@ class ShapeTable:
     order: np.ndarray
     nsym: np.ndarray
     dense: np.ndarray | None = field(default=None, repr=False)
+    _memo: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def length(self) -> int:
@@ -167,6 +169,13 @@ class ShapeTable:
         return np.where(found, vals, self.missing_ctm), found
 
     def descending(self) -> tuple[np.ndarray, np.ndarray]:
+        """Cached :meth:`_descending`."""
+        got = self._memo.get("descending")
+        if got is None:
+            got = self._memo["descending"] = self._descending()
+        return got
+
+    def _descending(self) -> tuple[np.ndarray, np.ndarray]:
         """(CTM values, raw-block multiplicities) in pybdm's descending order.
 
         Multiplicity ``nsymbols! / (nsymbols - k)!`` counts the raw blocks that normalise to a key with
@@ -274,9 +283,12 @@ def _build_shape_tables(
     tables = {}
     for shape, a in sorted(arrays.items()):
         length = math.prod(shape)
+        from .encoding import max_normalised_code
+
         dense = None
-        if nsymbols**length <= _DENSE_LIMIT:
-            dense = np.full(nsymbols**length, np.nan)
+        top = max_normalised_code(length, nsymbols) + 1
+        if top <= _DENSE_LIMIT:
+            dense = np.full(top, np.nan)
             dense[a["keys"]] = a["ctm"]
         tables[shape] = ShapeTable(
             shape=shape,

@@ -1,0 +1,294 @@
+"""Benchmark: occam's BDM engine against pybdm 0.1.0 on the same inputs, in one run.
+
+    python benchmarks/bench_bdm.py [--pybdm-python PATH] [--repeats 5] [--out benchmarks/results]
+
+pybdm cannot be imported next to occam's numpy 2 / setuptools >= 82, so it runs in a separate
+interpreter that has it (a worker script is piped to it; inputs travel as ``.npy`` files). Create one:
+
+    python3 -m venv /tmp/pybdm-ref
+    /tmp/pybdm-ref/bin/pip install "setuptools<82" "numpy<2" pybdm==0.1.0
+
+and pass ``--pybdm-python /tmp/pybdm-ref/bin/python`` (the default is the current interpreter if
+it can import pybdm, else ``/tmp/pybdm-ref/bin/python`` if present). Without pybdm the run still
+times occam and says in the JSON how to get the comparison.
+
+Cases: 2-D binary 1000x1000 (4x4 blocks), 1-D binary 1e6 (length 12), 1-D 4-symbol 1e6 (length 12),
+normalised BDM of the 2-D case, perturbation of every cell of a 64x64 binary matrix. Reported: best
+wall time of ``--repeats`` runs (pybdm: best of ``--pybdm-repeats``), their ratio, tracemalloc peak
+of the computation, table-load times (cold conversion and cached), and the value from each engine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bdm import BDM  # noqa: E402
+from bdm.perturbation import perturbation  # noqa: E402
+from bdm.tables import load_table  # noqa: E402
+from theory.outputs import run_metadata, save_figure, write_json  # noqa: E402
+
+SEED = 20261123
+
+CASES = [
+    # name, input file, ndim, nsymbols, side, op
+    ("2d_binary_1000x1000_4x4", "x2d", 2, 2, 4, "bdm"),
+    ("1d_binary_1e6_len12", "x1d2", 1, 2, 12, "bdm"),
+    ("1d_4symbol_1e6_len12", "x1d4", 1, 4, 12, "bdm"),
+    ("nbdm_2d_binary_1000x1000", "x2d", 2, 2, 4, "nbdm"),
+    ("perturbation_64x64_binary", "x64", 2, 2, 4, "perturb"),
+]
+
+WORKER = r"""
+import json, sys, time, tracemalloc, warnings
+import numpy as np
+t0 = time.perf_counter()
+from pybdm import BDM, PerturbationExperiment
+import_s = time.perf_counter() - t0
+cfg = json.loads(sys.argv[1])
+warnings.simplefilter("ignore")
+out = {"import_seconds": import_s, "numpy": np.__version__, "cases": {}, "table_load_seconds": {}}
+engines = {}
+for name, fname, ndim, nsym, side, op in cfg["cases"]:
+    key = (ndim, nsym, side)
+    if key not in engines:
+        t = time.perf_counter()
+        engines[key] = BDM(ndim=ndim, nsymbols=nsym, shape=(side,) * ndim)
+        out["table_load_seconds"][f"ndim={ndim},nsymbols={nsym}"] = time.perf_counter() - t
+    b = engines[key]
+    x = np.load(cfg["dir"] + "/" + fname + ".npy").astype(int)
+    times = []
+    value = None
+    for r in range(cfg["repeats"]):
+        if r == 0:
+            tracemalloc.start()
+        t = time.perf_counter()
+        if op == "bdm":
+            value = b.bdm(x)
+        elif op == "nbdm":
+            value = b.nbdm(x)
+        else:
+            pe = PerturbationExperiment(b, x.copy(), metric="bdm")
+            value = pe.run().tolist()
+        times.append(time.perf_counter() - t)
+        if r == 0:
+            peak = tracemalloc.get_traced_memory()[1]
+            tracemalloc.stop()
+    out["cases"][name] = {"seconds": min(times), "all_seconds": times, "peak_bytes": peak,
+                          "value": value}
+print(json.dumps(out))
+"""
+
+
+def make_inputs(d: Path) -> None:
+    rng = np.random.default_rng(SEED)
+    np.save(d / "x2d.npy", rng.integers(0, 2, (1000, 1000), dtype=np.int8))
+    np.save(d / "x1d2.npy", rng.integers(0, 2, 1_000_000, dtype=np.int8))
+    np.save(d / "x1d4.npy", rng.integers(0, 4, 1_000_000, dtype=np.int8))
+    np.save(d / "x64.npy", rng.integers(0, 2, (64, 64), dtype=np.int8))
+
+
+def find_pybdm_python(explicit: str | None) -> tuple[str | None, str]:
+    """Interpreter that can import pybdm, and how it was found."""
+    candidates = [explicit] if explicit else [sys.executable, "/tmp/pybdm-ref/bin/python"]
+    for py in candidates:
+        if py and Path(py).exists():
+            ok = subprocess.run(
+                [py, "-c", "import pybdm"], capture_output=True, text=True, check=False
+            )
+            if ok.returncode == 0:
+                how = "same interpreter" if py == sys.executable else "separate interpreter"
+                return py, how
+    return None, "unavailable"
+
+
+def time_ours(d: Path, repeats: int, cache: Path) -> dict:
+    out: dict = {"cases": {}, "table_load_seconds": {}}
+    engines = {}
+    for name, fname, ndim, nsym, side, op in CASES:
+        key = (ndim, nsym, side)
+        if key not in engines:
+            t = time.perf_counter()
+            engines[key] = BDM(ndim, nsym, side, cache=cache)
+            out["table_load_seconds"][f"ndim={ndim},nsymbols={nsym}"] = time.perf_counter() - t
+        b = engines[key]
+        x = np.load(d / f"{fname}.npy")
+        if op == "perturb":
+            perturbation(b, x)  # numba compilation (cached on disk after the first run)
+        times = []
+        value = None
+        for r in range(repeats):
+            if r == 0:
+                tracemalloc.start()
+            t = time.perf_counter()
+            if op == "bdm":
+                value = b.bdm(x)
+            elif op == "nbdm":
+                value = b.nbdm(x)
+            else:
+                value = perturbation(b, x).delta.tolist()
+            times.append(time.perf_counter() - t)
+            if r == 0:
+                peak = tracemalloc.get_traced_memory()[1]
+                tracemalloc.stop()
+        out["cases"][name] = {
+            "seconds": min(times),
+            "all_seconds": times,
+            "peak_bytes": peak,
+            "value": value,
+        }
+    return out
+
+
+def table_loads(cache: Path) -> dict:
+    """Cold conversion (fresh cache folder) and cached load time for every published table."""
+    res = {}
+    for ndim, nsym in [(1, 2), (2, 2), (1, 4), (1, 5), (1, 6), (1, 9)]:
+        cold = load_table(ndim, nsym, cache=cache)
+        warm = [load_table(ndim, nsym, cache=cache) for _ in range(3)]
+        assert all(w.from_cache for w in warm)
+        res[cold.name] = {
+            "cold_convert_seconds": cold.load_seconds,
+            "cached_load_seconds": min(w.load_seconds for w in warm),
+            "n_keys": int(sum(s.keys.size for s in cold.shapes.values())),
+        }
+    return res
+
+
+def compare(ours, theirs) -> float:
+    """Largest relative (absolute for perturbation deltas) difference between the engines."""
+    if isinstance(ours, list):
+        return float(np.max(np.abs(np.asarray(ours) - np.asarray(theirs))))
+    return abs(ours - theirs) / abs(theirs) if theirs else abs(ours - theirs)
+
+
+def plot(result: dict, stem: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = [c[0] for c in CASES]
+    ours = [result["occam"]["cases"][n]["seconds"] for n in names]
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    y = np.arange(len(names))
+    ax.barh(y - 0.2, ours, height=0.4, label="occam bdm", color="tab:blue")
+    if result.get("pybdm"):
+        theirs = [result["pybdm"]["cases"][n]["seconds"] for n in names]
+        ax.barh(y + 0.2, theirs, height=0.4, label="pybdm 0.1.0", color="tab:orange")
+        for i, n in enumerate(names):
+            ax.annotate(
+                f"{result['ratios'][n]:.0f}x",
+                (theirs[i], y[i] + 0.2),
+                xytext=(4, 0),
+                textcoords="offset points",
+                va="center",
+                fontsize=8,
+            )
+    ax.set_yticks(y, names)
+    ax.set_xscale("log")
+    ax.set_xlabel("wall time per call (s, log scale; best of repeats)")
+    ax.set_title("BDM: occam engine vs pybdm 0.1.0 (same inputs, same run)")
+    ax.legend(loc="lower right")
+    ax.grid(axis="x", alpha=0.3, which="both")
+    save_figure(fig, stem)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--pybdm-python", default=None, help="interpreter with pybdm 0.1.0 installed")
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--pybdm-repeats", type=int, default=2)
+    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    args = ap.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        d = Path(tmp)
+        make_inputs(d)
+        loads = table_loads(d / "cache-cold")
+        ours = time_ours(d, args.repeats, d / "cache-cold")
+        py, how = find_pybdm_python(args.pybdm_python)
+        theirs = None
+        if py:
+            cfg = {"dir": str(d), "repeats": args.pybdm_repeats, "cases": CASES}
+            t = time.perf_counter()
+            res = subprocess.run(
+                [py, "-c", WORKER, json.dumps(cfg)], capture_output=True, text=True, check=False
+            )
+            if res.returncode != 0:
+                raise SystemExit(f"pybdm worker failed:\n{res.stderr[-2000:]}")
+            theirs = json.loads(res.stdout)
+            theirs["interpreter"] = py
+            theirs["how"] = how
+            theirs["wall_seconds"] = time.perf_counter() - t
+    result = {
+        "metadata": run_metadata(
+            "python benchmarks/bench_bdm.py",
+            {"repeats": args.repeats, "pybdm_repeats": args.pybdm_repeats, "cases": CASES},
+            seed=SEED,
+            extra={"cpu_count": os.cpu_count()},
+        ),
+        "table_loads": loads,
+        "occam": ours,
+        "pybdm": theirs,
+    }
+    if theirs is None:
+        result["pybdm_note"] = (
+            "pybdm 0.1.0 not importable; create /tmp/pybdm-ref with "
+            '`python3 -m venv /tmp/pybdm-ref && /tmp/pybdm-ref/bin/pip install "setuptools<82" '
+            '"numpy<2" pybdm==0.1.0` and rerun with --pybdm-python /tmp/pybdm-ref/bin/python'
+        )
+    else:
+        result["pybdm_note"] = (
+            f"pybdm ran in a {how} ({theirs['interpreter']}, numpy {theirs['numpy']}) via "
+            "subprocess, because it needs setuptools<82 and numpy<2"
+        )
+        result["ratios"] = {
+            n: theirs["cases"][n]["seconds"] / ours["cases"][n]["seconds"] for n, *_ in CASES
+        }
+        result["max_difference"] = {
+            n: compare(ours["cases"][n]["value"], theirs["cases"][n]["value"]) for n, *_ in CASES
+        }
+    for c in result["occam"]["cases"].values():
+        if isinstance(c["value"], list):
+            c["value"] = {"n": len(c["value"]), "sum": math.fsum(c["value"])}
+    if theirs:
+        for c in theirs["cases"].values():
+            if isinstance(c["value"], list):
+                c["value"] = {"n": len(c["value"]), "sum": math.fsum(c["value"])}
+    args.out.mkdir(parents=True, exist_ok=True)
+    write_json(args.out / "bdm.json", result)
+    plot(result, args.out / "bdm")
+    print(f"{'case':<28} {'occam s':>10} {'pybdm s':>10} {'ratio':>8} {'max diff':>10}")
+    for n, *_ in CASES:
+        o = ours["cases"][n]["seconds"]
+        if theirs:
+            p = theirs["cases"][n]["seconds"]
+            r, diff = result["ratios"][n], result["max_difference"][n]
+            print(f"{n:<28} {o:>10.4f} {p:>10.3f} {r:>8.0f} {diff:>10.2e}")
+        else:
+            print(f"{n:<28} {o:>10.4f}")
+    for name, t in loads.items():
+        print(
+            f"table {name:<12} cold {t['cold_convert_seconds']:.2f} s, "
+            f"cached {t['cached_load_seconds'] * 1e3:.0f} ms"
+        )
+    print(result["pybdm_note"])
+    print(f"wrote {args.out / 'bdm.json'} and bdm.png/.svg")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
