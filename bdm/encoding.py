@@ -165,3 +165,48 @@ def n_raw_blocks_per_key(nsym: np.ndarray, base: int) -> np.ndarray:
     """Raw blocks normalising to a key with ``k`` distinct symbols: ``b! / (b - k)!``."""
     fact = np.array([math.perm(base, k) for k in range(base + 1)], dtype=np.int64)
     return fact[np.asarray(nsym, dtype=np.int64)]
+
+
+@numba.njit(cache=True)
+def _hash_count_nb(codes):  # pragma: no cover - compiled
+    n = codes.size
+    bits = 4
+    while (1 << bits) < 2 * n:
+        bits += 1
+    size = 1 << bits
+    mask = size - 1
+    keys = np.empty(size, dtype=np.int64)
+    cnt = np.zeros(size, dtype=np.int64)
+    mult = np.uint64(0x9E3779B97F4A7C15)
+    sh = np.uint64(64 - bits)
+    n_distinct = 0
+    for i in range(n):
+        c = codes[i]
+        h = np.int64((np.uint64(c) * mult) >> sh)
+        while True:
+            if cnt[h] == 0:
+                keys[h] = c
+                cnt[h] = 1
+                n_distinct += 1
+                break
+            if keys[h] == c:
+                cnt[h] += 1
+                break
+            h = (h + 1) & mask
+    uniq = np.empty(n_distinct, dtype=np.int64)
+    counts = np.empty(n_distinct, dtype=np.int64)
+    j = 0
+    for h in range(size):
+        if cnt[h] > 0:
+            uniq[j] = keys[h]
+            counts[j] = cnt[h]
+            j += 1
+    return uniq, counts
+
+
+def count_codes(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct codes and their counts (hash counting, O(n); order unspecified)."""
+    codes = np.ascontiguousarray(codes, dtype=np.int64)
+    if codes.size == 0:
+        return codes.copy(), np.zeros(0, dtype=np.int64)
+    return _hash_count_nb(codes)

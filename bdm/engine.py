@@ -16,7 +16,7 @@ import numpy as np
 from theory.cli_support import InputError
 
 from .bitplane import BitPlaneTable
-from .encoding import max_code, neumaier_sum, normalise_codes
+from .encoding import count_codes, max_code, neumaier_sum, normalise_codes
 from .partition import BlockGroup, Correlated, Ignore, Partition, decompose
 from .tables import TABLE_FILES, CTMTable, load_table
 
@@ -30,7 +30,7 @@ __all__ = [
     "log2_counts",
 ]
 
-# Raw key spaces up to this size are counted with bincount, larger ones with np.unique.
+# Raw key spaces up to this size are counted with bincount, larger ones by hashing.
 _BINCOUNT_LIMIT = 1 << 22
 
 
@@ -249,7 +249,7 @@ class BDM:
                 codes = np.flatnonzero(cnt).astype(np.int64)
                 counts = cnt[codes]
             else:
-                codes, counts = np.unique(g.codes, return_counts=True)
+                codes, counts = count_codes(g.codes)
             ctm, found = self.table.lookup_raw(g.shape, codes)
             out.append(BlockCounts(g.shape, codes, counts.astype(np.int64), ctm, found))
         return out

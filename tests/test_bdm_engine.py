@@ -334,3 +334,15 @@ def test_input_errors(eng):
         Correlated(0)
     # Booleans are binary symbols.
     assert b.bdm(np.ones(24, dtype=bool)) == b.bdm(np.ones(24, dtype=int))
+
+
+@settings(max_examples=60, deadline=None)
+@given(codes=arrays(np.int64, st.integers(0, 500), elements=st.integers(0, 9**12)))
+def test_hash_count_matches_unique(codes):
+    from bdm.encoding import count_codes
+
+    u, k = count_codes(codes)
+    order = np.argsort(u)
+    u_ref, k_ref = np.unique(codes, return_counts=True)
+    np.testing.assert_array_equal(u[order], u_ref)
+    np.testing.assert_array_equal(k[order], k_ref)
