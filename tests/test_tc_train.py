@@ -213,3 +213,19 @@ def test_cli_bad_input_is_one_line_exit_2(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err[-1]) > 0 and "odd prime" in err[-1]
     assert main(["measure", str(tmp_path / "missing.json"), "--out", str(tmp_path / "o")]) == 2
+
+
+@pytest.mark.slow
+def test_quick_preset_groks_and_complexity_rises_then_falls(tmp_path):
+    """The real ``quick`` run: memorise, then grok; coarse-grained size peaks in between."""
+    torch.set_num_threads(1)
+    cfg = preset("quick", measures=("compression", "spectral"), snapshots=False)
+    res = train(cfg, tmp_path, progress=False, plot=False)
+    assert res.t_mem is not None and res.t_gen is not None and res.t_mem < res.t_gen
+    assert res.rows[-1]["test_acc"] > 0.99
+    cg = [(r["step"], r["coarse_bytes"]) for r in res.rows if "coarse_bytes" in r]
+    peak_step, peak = max(cg, key=lambda t: t[1])
+    assert res.t_mem / 4 <= peak_step < res.t_gen
+    assert cg[0][1] < peak / 10 and cg[-1][1] < peak / 3  # rise from init, fall after grokking
+    h = [r["H_svd_mean"] for r in res.rows if "H_svd_mean" in r]
+    assert h[-1] < h[0] - 0.5  # effective dimension collapses at generalisation

@@ -16,33 +16,37 @@ from theory.outputs import save_figure  # noqa: E402
 
 __all__ = ["PANELS", "plot_run"]
 
-# (title, y label, [(column, legend label)], log-y)
-PANELS: list[tuple[str, str, list[tuple[str, str]], bool]] = [
-    ("Accuracy", "accuracy", [("train_acc", "train"), ("test_acc", "test")], False),
-    ("Loss", "cross-entropy (nats)", [("train_loss", "train"), ("test_loss", "test")], True),
-    ("Parameter norm", "L2 norm", [("l2_norm", "total")], False),
+# (title, y label, [(column, legend label)], log-y, optional right axis: (label, [(column, legend)]))
+Panel = tuple[str, str, list[tuple[str, str]], bool, tuple[str, list[tuple[str, str]]] | None]
+PANELS: list[Panel] = [
+    ("Accuracy", "accuracy", [("train_acc", "train"), ("test_acc", "test")], False, None),
+    ("Loss", "cross-entropy (nats)", [("train_loss", "train"), ("test_loss", "test")], True, None),
+    ("Parameter norm", "L2 norm", [("l2_norm", "total")], False, None),
     (
         "Coarse-grained complexity (paper 001 Alg. 1)",
         "bz2 bytes",
         [("coarse_bytes", "coarse-grained")],
         False,
+        None,
     ),
-    ("Naive bz2 of raw weights", "bz2 bytes", [("bz2_naive_bytes", "naive")], False),
-    ("Compression ratio", "naive / coarse", [("coarse_ratio", "ratio")], True),
-    ("Spectral entropy", "mean H_svd (nats)", [("H_svd_mean", "mean over matrices")], False),
-    ("Effective rank", "sum of exp(H_svd)", [("rank_eff_total", "total")], False),
-    ("BDM of quartile-quantised weights", "K_BDM (bits)", [("bdm_bits", "BDM")], False),
+    ("Naive bz2 of raw weights", "bz2 bytes", [("bz2_naive_bytes", "naive")], False, None),
+    ("Compression ratio", "naive / coarse", [("coarse_ratio", "ratio")], True, None),
+    ("Spectral entropy", "mean H_svd (nats)", [("H_svd_mean", "mean over matrices")], False, None),
+    ("Effective rank", "sum of exp(H_svd)", [("rank_eff_total", "total")], False, None),
+    ("BDM of quartile-quantised weights", "K_BDM (bits)", [("bdm_bits", "BDM")], False, None),
     (
-        "Fourier concentration of W_E",
-        "Gini / IPR",
-        [("fourier_gini", "Gini"), ("fourier_ipr", "IPR")],
+        "Fourier concentration of W_E (2-D DFT)",
+        "Gini",
+        [("fourier_gini", "Gini")],
         False,
+        ("IPR", [("fourier_ipr", "IPR")]),
     ),
     (
-        "Key frequencies",
-        "count / share",
-        [("fourier_n_key", "# key freqs"), ("fourier_key_share", "energy share")],
+        "Key frequencies of W_E",
+        "number of key frequencies",
+        [("fourier_n_key", "# key freqs")],
         False,
+        ("energy share", [("fourier_key_share", "energy share")]),
     ),
 ]
 
@@ -70,17 +74,26 @@ def plot_run(
 ) -> list[Path]:
     """Grid of panels on a log step axis with ``t_mem``/``t_gen`` marked; PNG + SVG at ``stem``."""
     panels = [p for p in PANELS if any(_series(rows, k)[0] for k, _ in p[2])]
-    panels += [(k, k, [(k, k)], False) for k in extra_keys if _series(rows, k)[0]]
+    panels += [(k, k, [(k, k)], False, None) for k in extra_keys if _series(rows, k)[0]]
     ncol = 3
     nrow = max(1, math.ceil(len(panels) / ncol))
     fig, axes = plt.subplots(nrow, ncol, figsize=(5.2 * ncol, 3.4 * nrow), squeeze=False)
     for ax in axes.flat[len(panels) :]:
         ax.axis("off")
-    for ax, (ptitle, ylabel, series, logy) in zip(axes.flat, panels, strict=False):
+    for ax, (ptitle, ylabel, series, logy, right) in zip(axes.flat, panels, strict=False):
         for key, label in series:
             xs, ys = _series(rows, key)
             if xs:
                 ax.plot(xs, ys, marker="." if len(xs) < 60 else None, ms=3, lw=1.4, label=label)
+        if right is not None:
+            ax2 = ax.twinx()
+            for key, label in right[1]:
+                xs, ys = _series(rows, key)
+                if xs:
+                    ax2.plot(xs, ys, color="tab:purple", marker=".", ms=3, lw=1.2, label=label)
+            ax2.set_ylabel(right[0], color="tab:purple")
+            ax2.tick_params(axis="y", colors="tab:purple")
+            ax2.legend(fontsize=7, loc="center left")
         ax.set_xscale("log")
         if logy and all(y > 0 for k, _ in series for y in _series(rows, k)[1]):
             ax.set_yscale("log")
