@@ -83,6 +83,8 @@ def normalise_codes(codes: np.ndarray, length: int, base: int) -> np.ndarray:
         top = np.int64(1) << np.int64(length - 1)
         full = (np.int64(1) << np.int64(length)) - 1
         return np.where(codes >= top, full - codes, codes)
+    if base & (base - 1) == 0:
+        return _normalise_codes_pow2_nb(codes, int(length), int(base).bit_length() - 1)
     return _normalise_codes_nb(codes, int(length), int(base))
 
 
@@ -91,32 +93,44 @@ def _normalise_codes_nb(codes, length, base):  # pragma: no cover - compiled
     out = np.empty_like(codes)
     digits = np.empty(length, dtype=np.int64)
     label = np.empty(base, dtype=np.int64)
-    # Powers of two (4 symbols) decode with shifts instead of integer division.
-    shift = 0
-    while (1 << shift) < base:
-        shift += 1
-    pow2 = (1 << shift) == base
-    mask = base - 1
     for i in range(codes.size):
         c = codes[i]
-        if pow2:
-            for j in range(length - 1, -1, -1):
-                digits[j] = c & mask
-                c >>= shift
-        else:
-            for j in range(length - 1, -1, -1):
-                digits[j] = c % base
-                c //= base
-        for s in range(base):
-            label[s] = -1
+        for j in range(length - 1, -1, -1):
+            digits[j] = c % base
+            c //= base
+        label[:] = -1
         nxt = 0
         acc = 0
         for j in range(length):
-            d = digits[j]
-            if label[d] < 0:
-                label[d] = nxt
+            lab = label[digits[j]]
+            if lab < 0:
+                lab = nxt
+                label[digits[j]] = lab
                 nxt += 1
-            acc = (acc << shift) | label[d] if pow2 else acc * base + label[d]
+            acc = acc * base + lab
+        out[i] = acc
+    return out
+
+
+@numba.njit(cache=True)
+def _normalise_codes_pow2_nb(codes, length, shift):  # pragma: no cover - compiled
+    """Same as :func:`_normalise_codes_nb` for ``base = 2**shift``: digits by shifts, no division."""
+    out = np.empty_like(codes)
+    mask = (1 << shift) - 1
+    label = np.empty(mask + 1, dtype=np.int64)
+    for i in range(codes.size):
+        c = codes[i]
+        label[:] = -1
+        nxt = 0
+        acc = 0
+        for j in range(length - 1, -1, -1):
+            d = (c >> (shift * j)) & mask
+            lab = label[d]
+            if lab < 0:
+                lab = nxt
+                label[d] = lab
+                nxt += 1
+            acc = (acc << shift) | lab
         out[i] = acc
     return out
 

@@ -168,6 +168,60 @@ def table_loads(cache: Path) -> dict:
     return res
 
 
+def coverage(weights: Path | None, cache: Path, prefix: str = "") -> dict:
+    """How much 4-symbol length-12 data the published table covers (SPEC §3.3, 1-D layout)."""
+    from bdm.encoding import n_normalised_blocks
+    from bdm.weights import as_matrix, load_tensors, quartile_symbols
+
+    b = BDM(1, 4, 12, cache=cache)
+    st = b.table.table.shapes[(12,)]
+    _, k = st.descending()
+    by_nsym = {
+        str(j): {
+            "keys_in_table": int((st.nsym == j).sum()),
+            "keys_possible": n_normalised_blocks(12, j) - n_normalised_blocks(12, j - 1),
+        }
+        for j in range(1, 5)
+    }
+
+    def found(x: np.ndarray) -> dict:
+        bc = b.count(x)[0]
+        return {
+            "blocks": int(bc.counts.sum()),
+            "found_fraction_by_count": float(bc.counts[bc.found].sum() / bc.counts.sum()),
+            "found_fraction_distinct": float(bc.found.mean()),
+        }
+
+    rng = np.random.default_rng(SEED)
+    out = {
+        "table_keys": int(st.keys.size),
+        "normalised_keys_possible": n_normalised_blocks(12, 4),
+        "raw_blocks_covered_fraction": float(k.sum() / 4**12),
+        "keys_by_distinct_symbols": by_nsym,
+        "uniform_4symbol_1e6": found(rng.integers(0, 4, 1_000_000, dtype=np.int8)),
+        "gaussian_512x512_quartiles": found(quartile_symbols(rng.normal(size=(512, 512))).ravel()),
+    }
+    if weights is not None:
+        per = {}
+        for name, t in load_tensors(weights).items():
+            if not name.startswith(prefix):
+                continue
+            if not np.issubdtype(np.asarray(t).dtype, np.floating) or np.asarray(t).size < 12:
+                continue
+            per[name] = found(as_matrix(quartile_symbols(t)).ravel())
+        n = sum(v["blocks"] for v in per.values())
+        out["weights_file"] = {
+            "path": str(weights),
+            "prefix": prefix,
+            "tensors": per,
+            "found_fraction_by_count": sum(
+                v["found_fraction_by_count"] * v["blocks"] for v in per.values()
+            )
+            / n,
+        }
+    return out
+
+
 def compare(ours, theirs) -> float:
     """Largest relative (absolute for perturbation deltas) difference between the engines."""
     if isinstance(ours, list):
@@ -210,15 +264,23 @@ def plot(result: dict, stem: Path) -> None:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--pybdm-python", default=None, help="interpreter with pybdm 0.1.0 installed")
-    ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--pybdm-repeats", type=int, default=2)
+    ap.add_argument("--repeats", type=int, default=7)
+    ap.add_argument("--pybdm-repeats", type=int, default=3)
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    ap.add_argument(
+        "--weights",
+        type=Path,
+        default=None,
+        help="optional .npz/.safetensors checkpoint: report 4-symbol table coverage of its tensors",
+    )
+    ap.add_argument("--weights-prefix", default="", help="only tensors whose name starts so")
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp)
         make_inputs(d)
         loads = table_loads(d / "cache-cold")
         ours = time_ours(d, args.repeats, d / "cache-cold")
+        cov = coverage(args.weights, d / "cache-cold", args.weights_prefix)
         py, how = find_pybdm_python(args.pybdm_python)
         theirs = None
         if py:
@@ -243,6 +305,7 @@ def main(argv=None) -> int:
         "table_loads": loads,
         "occam": ours,
         "pybdm": theirs,
+        "coverage_4symbol_len12": cov,
     }
     if theirs is None:
         result["pybdm_note"] = (
@@ -285,6 +348,16 @@ def main(argv=None) -> int:
             f"table {name:<12} cold {t['cold_convert_seconds']:.2f} s, "
             f"cached {t['cached_load_seconds'] * 1e3:.0f} ms"
         )
+    g = cov["gaussian_512x512_quartiles"]["found_fraction_by_count"]
+    print(
+        f"4-symbol length-12 table: {cov['raw_blocks_covered_fraction']:.1%} of raw blocks; "
+        f"found for {g:.1%} of Gaussian-weight blocks"
+        + (
+            f", {cov['weights_file']['found_fraction_by_count']:.1%} of {args.weights.name} blocks"
+            if "weights_file" in cov
+            else ""
+        )
+    )
     print(result["pybdm_note"])
     print(f"wrote {args.out / 'bdm.json'} and bdm.png/.svg")
     return 0
