@@ -1,14 +1,17 @@
 """occam.bdm: Coding Theorem / Block Decomposition Method engine over the published CTM tables (SPEC §3)."""
 
 from .bitplane import BitPlaneTable
-from .engine import BDM, BDMResult, BlockCounts, PublishedTable, make_table
+from .engine import BDM, BDMResult, BlockCounts, NoBlocksError, PublishedTable, make_table
 from .partition import Correlated, Ignore, Recursive, parse_partition
+from .perturbation import PerturbationResult, perturbation
 from .tables import CTMTable, ShapeTable, load_table
+from .weights import KBDMResult, k_bdm, load_tensors, median_symbols, quartile_symbols
 
 __all__ = [
     "BDM",
     "BDMResult",
     "BlockCounts",
+    "NoBlocksError",
     "BitPlaneTable",
     "PublishedTable",
     "make_table",
@@ -16,7 +19,14 @@ __all__ = [
     "Recursive",
     "Correlated",
     "parse_partition",
+    "perturbation",
+    "PerturbationResult",
     "CTMTable",
     "ShapeTable",
     "load_table",
+    "k_bdm",
+    "KBDMResult",
+    "load_tensors",
+    "quartile_symbols",
+    "median_symbols",
 ]
