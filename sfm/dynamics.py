@@ -19,7 +19,7 @@ from theory.cli_support import InputError, check_int, check_positive, check_rang
 
 from . import kernels
 from .basis import Basis, make_basis
-from .observables import Curves, Events, detect_events, log_observables
+from .observables import Curves, Events, EventTracker, log_observables
 from .schedules import (
     CONVENTIONS,
     SCHEDULE_DEFAULTS,
@@ -235,10 +235,11 @@ def simulate(
 
     log_steps = np.unique(np.concatenate([np.arange(0, T + 1, c0.log_every), [T]]))
     curves = Curves.empty(len(log_steps), B)
-    ev = [Events() for _ in range(B)]
+    tracker = EventTracker(B)
+    finished = np.zeros(B, dtype=bool)  # past own steps or stop_after_gen: no more records
     own_steps = np.array([c.steps for c in configs])
     alive = np.ones(B, dtype=bool)
-    stop_after = [c.stop_after_gen for c in configs]
+    stop_after = np.array([-1 if c.stop_after_gen is None else c.stop_after_gen for c in configs])
     snaps: dict[str, np.ndarray] = {}
     if snapshots:
         snaps["init"] = basis.to_full(V[0]).copy()
@@ -258,18 +259,17 @@ def simulate(
         with np.errstate(invalid="ignore", divide="ignore"):
             tr_rel = tr_ss / yy_tr
             te_rel = np.where(yy_te > 0, te_ss / np.where(yy_te > 0, yy_te, 1.0), np.nan)
-        newly = detect_events(ev, t, tr_rel, te_rel, alive & (t <= own_steps), DIVERGED_REL)
+        newly = tracker.update(t, tr_rel, te_rel, alive & ~finished, DIVERGED_REL)
         if snapshots:
-            if "mem" not in snaps and ev[0].t_mem == t:
+            if "mem" not in snaps and tracker.t_mem[0] == t:
                 snaps["mem"] = basis.to_full(V[0]).copy()
-            if "gen" not in snaps and ev[0].t_gen == t:
+            if "gen" not in snaps and tracker.t_gen[0] == t:
                 snaps["gen"] = basis.to_full(V[0]).copy()
-        for b in newly:
-            if ev[b].diverged_at is not None:
-                alive[b] = False
-                V[b] = 0.0
-                if A is not None:
-                    A[b] = 0.0
+        if newly.any():
+            alive &= ~newly
+            V[newly] = 0.0
+            if A is not None:
+                A[newly] = 0.0
         if li < len(log_steps) and log_steps[li] == t:
             log_observables(
                 curves,
@@ -295,13 +295,14 @@ def simulate(
             li += 1
         if t == T:
             break
-        done = ~alive | (t >= own_steps)
-        for b in range(B):
-            if stop_after[b] is not None and ev[b].t_gen is not None:
-                if t >= ev[b].t_gen + stop_after[b]:
-                    done[b] = True
+        done = (
+            ~alive
+            | (t >= own_steps)
+            | ((stop_after >= 0) & (tracker.t_gen >= 0) & (t >= tracker.t_gen + stop_after))
+        )
         if np.all(done):
             break
+        finished |= done
         D = basis.analysis(R, workers=workers)
         s = np.where(alive, step, 0.0)
         if name == "none":
@@ -325,7 +326,7 @@ def simulate(
         tasks=list(tasks),
         basis=basis,
         curves=curves,
-        events=ev,
+        events=tracker.events(),
         snapshots=snaps,
         final_V=V,
         steps_run=t_last,

@@ -17,7 +17,7 @@ __all__ = [
     "REL_GEN_TEST",
     "Curves",
     "Events",
-    "detect_events",
+    "EventTracker",
     "support_size",
     "k_bits",
     "log_observables",
@@ -87,30 +87,58 @@ class Events:
     extra: dict = field(default_factory=dict)
 
 
-def detect_events(
-    events: list[Events],
-    t: int,
-    tr_rel: np.ndarray,
-    te_rel: np.ndarray,
-    active: np.ndarray,
-    diverged_rel: float,
-) -> list[int]:
-    """Update events with state ``t``; return indices whose divergence was detected now."""
-    newly = []
-    for b, ev in enumerate(events):
-        if not active[b]:
-            continue
-        tr, te = float(tr_rel[b]), float(te_rel[b])
-        ev.final_train_rel, ev.final_test_rel, ev.last_step = tr, te, t
-        if not np.isfinite(tr) or tr > diverged_rel:
-            ev.diverged_at = t
-            newly.append(b)
-            continue
-        if ev.t_mem is None and tr < REL_MEM_TRAIN and te > REL_MEM_TEST:
-            ev.t_mem = t
-        if ev.t_gen is None and te < REL_GEN_TEST:
-            ev.t_gen = t
-    return newly
+class EventTracker:
+    """Vectorised SPEC §1.8 event detection over a batch (O(1) Python work per step)."""
+
+    def __init__(self, B: int) -> None:
+        self.t_mem = np.full(B, -1, dtype=np.int64)
+        self.t_gen = np.full(B, -1, dtype=np.int64)
+        self.diverged_at = np.full(B, -1, dtype=np.int64)
+        self.train_rel = np.full(B, np.nan)
+        self.test_rel = np.full(B, np.nan)
+        self.last_step = np.zeros(B, dtype=np.int64)
+
+    def update(
+        self,
+        t: int,
+        tr_rel: np.ndarray,
+        te_rel: np.ndarray,
+        active: np.ndarray,
+        diverged_rel: float,
+    ) -> np.ndarray:
+        """Record state ``t`` of the active elements; return a mask of newly diverged ones."""
+        ok = np.isfinite(tr_rel) & (tr_rel <= diverged_rel)
+        bad = active & ~ok
+        if bad.any():
+            self.diverged_at[bad] = t
+        act = active & ok
+        np.copyto(self.train_rel, tr_rel, where=act)
+        np.copyto(self.test_rel, te_rel, where=act)
+        np.copyto(self.last_step, t, where=act)
+        with np.errstate(invalid="ignore"):
+            mem = act & (self.t_mem < 0) & (tr_rel < REL_MEM_TRAIN) & (te_rel > REL_MEM_TEST)
+            gen = act & (self.t_gen < 0) & (te_rel < REL_GEN_TEST)
+        if mem.any():
+            self.t_mem[mem] = t
+        if gen.any():
+            self.t_gen[gen] = t
+        return bad
+
+    def events(self) -> list[Events]:
+        def opt(x: int) -> int | None:
+            return None if x < 0 else int(x)
+
+        return [
+            Events(
+                t_mem=opt(self.t_mem[b]),
+                t_gen=opt(self.t_gen[b]),
+                diverged_at=opt(self.diverged_at[b]),
+                final_train_rel=float(self.train_rel[b]),
+                final_test_rel=float(self.test_rel[b]),
+                last_step=int(self.last_step[b]),
+            )
+            for b in range(len(self.t_mem))
+        ]
 
 
 def support_size(V: np.ndarray, mult: np.ndarray, eps: float) -> np.ndarray:

@@ -62,9 +62,9 @@ class ScheduleParams:
 
     beta: float = 0.02
     c: float = 1.0
-    alpha: float = 0.02
+    alpha: float = 0.0005
     wd: float = 0.0
-    init_scale: float = 0.05
+    init_scale: float = 0.1
 
 
 def uses_hard_gate(name: str) -> bool:

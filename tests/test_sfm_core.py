@@ -34,7 +34,7 @@ from sfm.task import (
 from theory.cli_support import InputError
 
 EPS = np.finfo(float).eps
-SMALL_PRIMES = [3, 5, 7, 11, 13]
+SMALL_PRIMES = [3, 5, 7, 11, 13, 31]
 OPS = ["+", "-", "*", "/"]
 
 
@@ -278,6 +278,21 @@ def test_batched_equals_looped():
         np.testing.assert_allclose(batch.final_V[b], one.final_V[0], atol=1e-14)
         assert batch.events[b].t_gen == one.events[0].t_gen
         assert batch.events[b].t_mem == one.events[0].t_mem
+
+
+def test_batched_equals_looped_with_early_stop():
+    """stop_after_gen freezes each element's record independently of the rest of the batch."""
+    cfgs = [
+        SFMConfig(p=31, f=f, steps=400, seed=1, beta=0.05, stop_after_gen=0, log_every=400)
+        for f in (0.3, 0.5, 0.05)
+    ]
+    batch = simulate(cfgs)
+    for b, c in enumerate(cfgs):
+        one = simulate([c]).events[0]
+        got = batch.events[b]
+        assert (got.t_mem, got.t_gen, got.last_step) == (one.t_mem, one.t_gen, one.last_step)
+        assert got.final_test_rel == pytest.approx(one.final_test_rel, rel=1e-9, abs=1e-300)
+    assert batch.events[0].last_step == batch.events[0].t_gen
 
 
 @pytest.mark.parametrize("op", ["+", "-"])
