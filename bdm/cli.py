@@ -100,7 +100,10 @@ def _cmd_measure(args: argparse.Namespace) -> int:
         if r["note"]:
             line += f"  ({r['note']})"
         print(line)
-    print(f"{'K_BDM':<{width}}  {'':>12}  {'':>8}  {res.total_bdm:>14.3f}")
+    n_all = sum(r["blocks"] or 0 for r in rows)
+    line = f"{'K_BDM':<{width}}  {'(total)':>12}  {n_all:>8}  {res.total_bdm:>14.3f}  "
+    line += f"{_fmt(res.total_nbdm, '>7.4f')}  {res.pooled_entropy:>8.4f}"
+    print(line + ("" if res.total_nbdm_note is None else f"  ({res.total_nbdm_note})"))
     out: Path = args.out
     write_json(
         out / "bdm_measure.json",
@@ -108,6 +111,9 @@ def _cmd_measure(args: argparse.Namespace) -> int:
             "metadata": run_metadata("bdm measure", _config(args)),
             "table": res.table,
             "k_bdm_bits": res.total_bdm,
+            "total_nbdm": res.total_nbdm,
+            "total_nbdm_note": res.total_nbdm_note,
+            "pooled_entropy_bits": res.pooled_entropy,
             "tensors": rows,
         },
     )

@@ -145,6 +145,8 @@ class BDMResult:
     blocks_per_shape: dict[str, int] = field(default_factory=dict)
     nbdm: float | None = None
     nbdm_note: str | None = None
+    bdm_min: float | None = None
+    bdm_max: float | None = None
 
     @property
     def missing_fraction(self) -> float:
@@ -285,12 +287,17 @@ class BDM:
 
     def measure(self, x: np.ndarray) -> BDMResult:
         """BDM, block entropy, normalised BDM (or why it is undefined) and block statistics."""
-        counts = self.count(x)
+        return self.measure_counts(self.count(x))
+
+    def measure_counts(self, counts: list[BlockCounts]) -> BDMResult:
+        """:meth:`measure` from block counts already computed with :meth:`count`."""
         value = self.bdm_from_counts(counts)
+        lo = hi = nbdm = note = None
         try:
-            nbdm, note = self._normalise(value, counts), None
+            lo, hi = self.bounds(counts)
+            nbdm = (value - lo) / (hi - lo)
         except InputError as exc:
-            nbdm, note = None, str(exc)
+            note = str(exc)
         n_missing_blocks = int(sum(bc.counts[~bc.found].sum() for bc in counts))
         return BDMResult(
             bdm=value,
@@ -302,6 +309,8 @@ class BDM:
             blocks_per_shape={"x".join(map(str, bc.shape)): bc.n_blocks for bc in counts},
             nbdm=nbdm,
             nbdm_note=note,
+            bdm_min=lo,
+            bdm_max=hi,
         )
 
     # -- normalisation ---------------------------------------------------------------------------
@@ -326,6 +335,11 @@ class BDM:
         return total(terms)
 
     def _normalise(self, value: float, counts: list[BlockCounts]) -> float:
+        lo, hi = self.bounds(counts)
+        return (value - lo) / (hi - lo)
+
+    def bounds(self, counts: list[BlockCounts]) -> tuple[float, float]:
+        """(min, max) BDM for these block counts; :class:`InputError` where NBDM is undefined."""
         if isinstance(self.partition, Correlated):
             raise InputError(
                 "normalized: normalised BDM is undefined for the correlated partition "
@@ -338,4 +352,4 @@ class BDM:
                 f"normalized: undefined because max BDM equals min BDM ({lo:.6g} bits) for "
                 f"block counts {shape_counts}; use the raw BDM"
             )
-        return (value - lo) / (hi - lo)
+        return lo, hi

@@ -22,7 +22,7 @@ import numpy as np
 
 from theory.cli_support import InputError
 
-from .engine import BDM, BDMResult, NoBlocksError
+from .engine import BDM, BDMResult, BlockCounts, NoBlocksError
 from .partition import Ignore, Partition
 
 __all__ = [
@@ -35,6 +35,7 @@ __all__ = [
     "k_bdm",
     "load_tensors",
     "bdm_for",
+    "pooled_entropy",
 ]
 
 
@@ -85,9 +86,16 @@ class TensorBDM:
 
 @dataclass(frozen=True)
 class KBDMResult:
-    """``K_BDM`` (bits) summed over measured tensors, with the per-tensor breakdown."""
+    """``K_BDM`` (bits) summed over measured tensors, with the per-tensor breakdown.
+
+    ``total_nbdm = (K_BDM - sum of per-tensor minima) / (sum of maxima - sum of minima)``;
+    ``pooled_entropy`` is the block entropy of all tensors' raw blocks counted together.
+    """
 
     total_bdm: float
+    total_nbdm: float | None
+    total_nbdm_note: str | None
+    pooled_entropy: float
     tensors: list[TensorBDM]
     mapping: str
     layout: str
@@ -98,6 +106,21 @@ class KBDMResult:
     @property
     def measured(self) -> list[TensorBDM]:
         return [t for t in self.tensors if t.result is not None]
+
+
+def pooled_entropy(counts: list[BlockCounts]) -> float:
+    """Block entropy (bits) of several tensors' raw blocks pooled into one multiset."""
+    by_shape: dict[tuple, list[BlockCounts]] = {}
+    for bc in counts:
+        by_shape.setdefault(bc.shape, []).append(bc)
+    merged = []
+    for shape, group in by_shape.items():
+        codes = np.concatenate([g.codes for g in group])
+        n = np.concatenate([g.counts for g in group])
+        _, inv = np.unique(codes, return_inverse=True)
+        c = np.bincount(inv, weights=n).astype(np.int64)
+        merged.append(BlockCounts(shape, np.zeros(c.size, np.int64), c, np.zeros(c.size), c > 0))
+    return BDM.entropy_from_counts(merged)
 
 
 def bdm_for(
@@ -150,13 +173,15 @@ def k_bdm(
         )
     bdm = bdm or bdm_for(nsymbols, layout, side, partition, **load_kwargs)
     rows: list[TensorBDM] = []
+    pooled: list = []
     for name, t in tensors.items():
         arr = np.asarray(t)
         sym = to_symbols(arr, mapping, nsymbols)
         mat = as_matrix(sym)
         data = mat.ravel() if layout == "1d" else mat
         try:
-            res = bdm.measure(data)
+            counts = bdm.count(data)
+            res = bdm.measure_counts(counts)
         except NoBlocksError:
             block = "x".join(map(str, bdm.shape))
             rows.append(TensorBDM(name, arr.shape, None, f"smaller than one {block} block"))
@@ -164,13 +189,25 @@ def k_bdm(
         except InputError as exc:
             raise InputError(f"tensor {name!r}: {exc}") from None
         rows.append(TensorBDM(name, arr.shape, res))
-    measured = [r.result.bdm for r in rows if r.result is not None]
-    if not measured:
+        pooled.extend(counts)
+    results = [r.result for r in rows if r.result is not None]
+    if not results:
         raise InputError(
             "tensors: no tensor is large enough for one block; use --layout 1d or a smaller --block"
         )
+    total = math.fsum(r.bdm for r in results)
+    total_nbdm, note = None, None
+    if any(r.bdm_min is None for r in results):
+        note = next(r.nbdm_note for r in results if r.bdm_min is None)
+    else:
+        lo = math.fsum(r.bdm_min for r in results)
+        hi = math.fsum(r.bdm_max for r in results)
+        total_nbdm = (total - lo) / (hi - lo)
     return KBDMResult(
-        total_bdm=math.fsum(measured),
+        total_bdm=total,
+        total_nbdm=total_nbdm,
+        total_nbdm_note=note,
+        pooled_entropy=pooled_entropy(pooled),
         tensors=rows,
         mapping=mapping,
         layout=layout,

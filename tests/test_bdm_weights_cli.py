@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from safetensors.numpy import save_file
 
-from bdm import BDM
+from bdm import BDM, Correlated
 from bdm.cli import main
 from bdm.weights import as_matrix, k_bdm, load_tensors, median_symbols, quartile_symbols
 from theory.cli_support import InputError
@@ -66,6 +66,15 @@ def test_k_bdm_is_sum_over_tensors():
     assert one_d.tensors[0].result.bdm == pytest.approx(
         BDM(1, 4).bdm(quartile_symbols(t["a"]).ravel()), rel=1e-15
     )
+    # Totals: NBDM of the collection from summed bounds; entropy of the pooled blocks.
+    ra, rb = res.tensors[0].result, res.tensors[1].result
+    lo, hi = ra.bdm_min + rb.bdm_min, ra.bdm_max + rb.bdm_max
+    assert res.total_nbdm == pytest.approx((res.total_bdm - lo) / (hi - lo), rel=1e-14)
+    same = k_bdm({"a": t["a"], "a2": t["a"].copy()})
+    assert same.pooled_entropy == pytest.approx(same.tensors[0].result.entropy, abs=1e-12)
+    assert same.total_nbdm is not None
+    corr = k_bdm({"a": t["a"]}, partition=Correlated(1))
+    assert corr.total_nbdm is None and "correlated" in corr.total_nbdm_note
     med = k_bdm(t, mapping="median")
     assert med.table == "CTM-B2-D4X4"
     with pytest.raises(InputError, match="no tensor is large enough"):
