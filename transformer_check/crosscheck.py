@@ -218,6 +218,7 @@ def verdict_fourier(
     steps: np.ndarray,
     ipr: np.ndarray,
     t_mem: float | None,
+    t_gen: float | None,
     sfm_steps: np.ndarray,
     sfm_support: np.ndarray,
     p: int,
@@ -236,8 +237,8 @@ def verdict_fourier(
         f"IPR growth >= {th.conc_min} and SFM ratio within x{th.support_tol} of 1/p",
         None,
     )
-    if t_mem is None:
-        v.reason = "the transformer never memorised (t_mem is None)"
+    if t_mem is None or t_gen is None:
+        v.reason = "t_mem or t_gen did not occur in the transformer"
         return v
     s, y = _finite(steps, ipr)
     ss, sup = _finite(sfm_steps, sfm_support)
@@ -460,6 +461,7 @@ def decide_all(data: Mapping[str, Any], th: Thresholds = Thresholds()) -> list[V
         steps,
         series.get("fourier_ipr", np.full_like(steps, np.nan)),
         t_mem,
+        t_gen,
         _arr(sfm["step"]),
         _arr(sfm["support"]),
         data["p"],

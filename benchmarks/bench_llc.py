@@ -1,0 +1,222 @@
+"""LLC estimator vs devinterp on reduced-rank regression (SPEC §2.2, §2.3): accuracy and speed.
+
+Both estimators sample the same localised tempered posterior with the same SGLD update, step size,
+localisation, n*beta, chains, burn-in and draws, full batch through the same sufficient-statistics
+loss, at the same w* (the empirical rank-H minimiser). Reference: the Aoyagi–Watanabe RLCT from
+``theory.rlct.rrr_rlct``. devinterp is imported only here (``pip install --no-deps devinterp==1.3.2
+einops cloudpickle pandas``; 2.x is LM-specific and needs datasets/transformers/zarr/xarray).
+
+    python benchmarks/bench_llc.py [--quick]
+
+Writes benchmarks/results/bench_llc.json and bench_llc.png/.svg.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from theory.outputs import run_metadata, save_figure, write_json  # noqa: E402
+from theory.rlct import rrr_rlct  # noqa: E402
+from transformer_check.measures.llc import (  # noqa: E402
+    SGLDConfig,
+    estimate_llc,
+    quadratic_llc,
+    rrr_problem,
+)
+
+CASES = [(3, 3, 3, 1), (4, 3, 2, 1), (5, 5, 3, 1), (2, 3, 4, 0), (6, 4, 3, 2)]
+
+
+class _RRRModule(torch.nn.Module):
+    """devinterp needs an nn.Module; same B, A and the same loss as RRRProblem."""
+
+    def __init__(self, P):
+        super().__init__()
+        self.B = torch.nn.Parameter(P.B.detach().clone())
+        self.A = torch.nn.Parameter(P.A.detach().clone())
+        self.P = P
+
+    def loss(self) -> torch.Tensor:
+        return self.P.loss_at(self.B, self.A)
+
+
+def run_devinterp(P, cfg: SGLDConfig) -> tuple[float, float, float]:
+    """(llc mean, llc se, seconds) from devinterp 1.3.2's estimate_learning_coeff_with_summary."""
+    from devinterp.optim import SGLD
+    from devinterp.slt.sampler import estimate_learning_coeff_with_summary
+
+    model = _RRRModule(P)
+    loader = torch.utils.data.DataLoader(
+        torch.utils.data.TensorDataset(torch.zeros(1)), batch_size=1
+    )
+    nbeta = P.n / math.log(P.n)
+    t0 = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out = estimate_learning_coeff_with_summary(
+            model,
+            loader,
+            evaluate=lambda m, data: m.loss(),
+            sampling_method=SGLD,
+            optimizer_kwargs={"lr": cfg.eps, "localization": cfg.gamma, "nbeta": nbeta},
+            num_chains=cfg.n_chains,
+            num_draws=cfg.n_steps,
+            num_burnin_steps=cfg.n_burnin,
+            init_loss=float(P.loss()),
+            seed=cfg.seed,
+            verbose=False,
+        )
+    dt = time.perf_counter() - t0
+    per_chain = np.array([out[f"llc-chain/{i}"] for i in range(cfg.n_chains)])
+    return float(per_chain.mean()), float(per_chain.std(ddof=1) / math.sqrt(cfg.n_chains)), dt
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="fewer steps (smoke run)")
+    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    n = 100_000
+    cfg = SGLDConfig(eps=1e-5, gamma=1.0, n_chains=4, n_steps=4000, n_burnin=2000, seed=0)
+    if args.quick:
+        cfg = SGLDConfig(eps=1e-5, gamma=1.0, n_chains=2, n_steps=800, n_burnin=400, seed=0)
+    try:
+        import devinterp  # noqa: F401
+
+        have_dv = True
+    except ImportError as exc:
+        have_dv = False
+        print(f"devinterp not importable ({exc}); measuring occam only", file=sys.stderr)
+    rows = []
+    for case in CASES:
+        ref = rrr_rlct(*case)
+        P = rrr_problem(*case, n=n, seed=1, w_star="fit")
+        t0 = time.perf_counter()
+        ours = estimate_llc(P.params, P.loss, n, cfg)
+        t_ours = time.perf_counter() - t0
+        eigs = P.hessian_eigs()
+        disc = (
+            quadratic_llc(eigs, n, cfg)[0]
+            - quadratic_llc(eigs, n, SGLDConfig(**{**cfg.__dict__, "eps": 1e-12}))[0]
+        )
+        row = {
+            "case": {"M": case[0], "N": case[1], "H": case[2], "r": case[3]},
+            "rlct": ref.lam,
+            "multiplicity": ref.multiplicity,
+            "d_over_2": P.d / 2,
+            "occam": {"llc": ours.llc, "se": ours.llc_se, "seconds": t_ours},
+            "predicted_discretisation_excess": disc,
+            "multiplicity_shift": -(ref.multiplicity - 1) / math.log(n / math.log(n)),
+        }
+        if have_dv:
+            m, se, t = run_devinterp(P, cfg)
+            row["devinterp"] = {"llc": m, "se": se, "seconds": t}
+            row["speed_ratio_devinterp_over_occam"] = t / t_ours
+        rows.append(row)
+        dv = row.get("devinterp", {})
+        print(
+            f"{case}: RLCT {ref.lam:5.2f} (m={ref.multiplicity})  occam {ours.llc:6.3f} ± {ours.llc_se:.3f}"
+            f" [{t_ours:5.1f}s]"
+            + (
+                f"  devinterp {dv['llc']:6.3f} ± {dv['se']:.3f} [{dv['seconds']:5.1f}s]"
+                if dv
+                else ""
+            ),
+            flush=True,
+        )
+    out = Path(args.out)
+    summary = {
+        "occam_mean_abs_rel_error": float(
+            np.mean([abs(r["occam"]["llc"] - r["rlct"]) / r["rlct"] for r in rows])
+        ),
+    }
+    if have_dv:
+        summary["devinterp_mean_abs_rel_error"] = float(
+            np.mean([abs(r["devinterp"]["llc"] - r["rlct"]) / r["rlct"] for r in rows])
+        )
+        summary["speed_ratio_geomean"] = float(
+            np.exp(np.mean([math.log(r["speed_ratio_devinterp_over_occam"]) for r in rows]))
+        )
+        summary["devinterp_version"] = __import__("importlib.metadata").metadata.version(
+            "devinterp"
+        )
+    write_json(
+        out / "bench_llc.json",
+        {
+            "metadata": run_metadata(
+                "benchmarks/bench_llc.py", {"n": n, "sgld": cfg}, seed=cfg.seed
+            ),
+            "summary": summary,
+            "cases": rows,
+        },
+    )
+    _plot(rows, have_dv, out / "bench_llc")
+    print(summary)
+    return 0
+
+
+def _plot(rows, have_dv, stem) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(12, 4.5))
+    x = np.arange(len(rows))
+    labels = [
+        f"M{r['case']['M']} N{r['case']['N']}\nH{r['case']['H']} r{r['case']['r']}" for r in rows
+    ]
+    a1.bar(x - 0.3, [r["rlct"] for r in rows], 0.2, color="0.6", label="Aoyagi–Watanabe RLCT")
+    a1.errorbar(
+        x - 0.1,
+        [r["occam"]["llc"] for r in rows],
+        yerr=[2 * r["occam"]["se"] for r in rows],
+        fmt="o",
+        color="C0",
+        label="occam SGLD (±2 SE)",
+    )
+    if have_dv:
+        a1.errorbar(
+            x + 0.1,
+            [r["devinterp"]["llc"] for r in rows],
+            yerr=[2 * r["devinterp"]["se"] for r in rows],
+            fmt="s",
+            color="C1",
+            label="devinterp SGLD (±2 SE)",
+        )
+    a1.scatter(
+        x + 0.3, [r["d_over_2"] for r in rows], marker="x", color="C3", label="d/2 (regular)"
+    )
+    a1.set_xticks(x, labels, fontsize=8)
+    a1.set_ylabel("learning coefficient")
+    a1.set_title("Reduced-rank regression, n = 1e5: estimate vs true RLCT")
+    a1.legend(fontsize=8)
+    a1.grid(alpha=0.3, axis="y")
+    a2.bar(x - 0.15, [r["occam"]["seconds"] for r in rows], 0.3, color="C0", label="occam")
+    if have_dv:
+        a2.bar(
+            x + 0.15, [r["devinterp"]["seconds"] for r in rows], 0.3, color="C1", label="devinterp"
+        )
+    a2.set_xticks(x, labels, fontsize=8)
+    a2.set_ylabel("wall time (s), same chains and steps")
+    a2.set_title("Speed (1 CPU thread)")
+    a2.legend(fontsize=8)
+    a2.grid(alpha=0.3, axis="y")
+    fig.tight_layout()
+    save_figure(fig, stem)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
