@@ -509,7 +509,7 @@ class CrosscheckConfig:
     weight_decay: float = 1.0
     steps: int | None = None  # None: 1500, or the train preset's own
     eval_points: int = 60
-    measure_points: int = 14
+    measure_points: int = 12
     builtin_measures: tuple[str, ...] = ("spectral", "compression", "fourier")
     train_preset: str | None = None  # a transformer_check preset replaces the fields above
     wd_sweep: tuple[float, ...] = (0.3, 1.0, 3.0)  # multiples of weight_decay
@@ -518,8 +518,8 @@ class CrosscheckConfig:
     llc_eps: float = 1e-4
     llc_gamma: float = 100.0
     llc_chains: int = 2
-    llc_steps: int = 150
-    llc_burnin: int = 50
+    llc_steps: int = 100
+    llc_burnin: int = 30
     lmn_samples: int = 32
     mediation_pairs: int = 64
     # SFM on the same task
