@@ -185,6 +185,11 @@ def simulate(
     else:
         if len(tasks) != len(configs):
             raise InputError("tasks: need one task per config")
+        for c, t in zip(configs, tasks, strict=True):
+            if (t.p, t.op) != (c.p, c.op):
+                raise InputError(
+                    f"tasks: task has p={t.p}, op={t.op!r} but its config p={c.p}, op={c.op!r}"
+                )
         rngs = [np.random.default_rng(c.seed) for c in configs]
     basis = make_basis(op, p)
     B = len(configs)
@@ -227,6 +232,11 @@ def simulate(
     decay = np.zeros(B)
     if name == "l2_gate":
         decay = eta * np.array([q.wd for q in params])
+        if np.any(decay >= 1.0):
+            raise InputError(
+                f"wd: eta * wd must be < 1, got {decay.max():g} (paper drift has eta = p^2/n); "
+                "lower wd"
+            )
     wd = np.array([q.wd for q in params])
     theta = eta * np.array([q.alpha for q in params])
     zero_tau = np.zeros(B)
