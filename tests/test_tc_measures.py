@@ -100,7 +100,7 @@ def test_basic_metrics_against_manual():
     ref_loss = float(torch.nn.functional.cross_entropy(logits.double(), ds.test_y))
     assert out["test_loss"] == pytest.approx(ref_loss, rel=1e-5)
     assert out["test_acc"] == pytest.approx(float((logits.argmax(-1) == ds.test_y).double().mean()))
-    ref_norm = math.sqrt(sum(float((p.double() ** 2).sum()) for p in m.parameters()))
+    ref_norm = math.sqrt(sum(float((p.detach().double() ** 2).sum()) for p in m.parameters()))
     assert l2_norm(m) == pytest.approx(ref_norm, rel=1e-12)
     # chunking does not change the result
     assert loss_accuracy(m, ds.train_x, ds.train_y, chunk=7)[0] == pytest.approx(
@@ -173,14 +173,14 @@ def test_bisect_search_at_least_as_small_as_random_search():
     ds = make_dataset(TaskConfig(p=11, frac=0.5))
     m = _tiny(seed=5)
     opt = torch.optim.AdamW(m.parameters(), lr=3e-3, weight_decay=1.0)
-    for _ in range(150):  # a partly trained model, so the tolerance actually binds
+    for _ in range(100):  # a partly trained model, so the tolerance actually binds
         opt.zero_grad()
         torch.nn.functional.cross_entropy(m(ds.train_x), ds.train_y).backward()
         opt.step()
-    det = coarse_grain(m, ds.train_x, ds.train_y, eps=0.05, budget=20)
+    det = coarse_grain(m, ds.train_x, ds.train_y, eps=0.05, budget=16)
     rnd = [
-        coarse_grain(m, ds.train_x, ds.train_y, eps=0.05, budget=20, search="random", seed=s).bytes
-        for s in range(5)
+        coarse_grain(m, ds.train_x, ds.train_y, eps=0.05, budget=16, search="random", seed=s).bytes
+        for s in range(3)
     ]
     assert det.bytes <= float(np.median(rnd))
 

@@ -74,7 +74,12 @@ def _add_train(sub) -> None:
         "--seeds",
         type=arg_type(check_int, 0),
         nargs="+",
-        help="several seeds, trained together as one batched model (vmap); one folder each",
+        help="several seeds, one folder each (batched as one vmapped model on CUDA)",
+    )
+    p.add_argument(
+        "--batched",
+        action="store_true",
+        help="with --seeds: batch the seeds with vmap on the CPU too",
     )
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], help="device (default auto)")
     p.add_argument("--amp", action="store_true", default=None, help="bfloat16 autocast on CUDA")
@@ -144,7 +149,14 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if args.seeds:
         from transformer_check.batched import train_seeds
 
-        results = train_seeds(cfg, args.seeds, args.out, progress=not args.quiet)
+        results = train_seeds(
+            cfg,
+            args.seeds,
+            args.out,
+            progress=not args.quiet,
+            batched=True if args.batched else "auto",
+            resume=args.resume,
+        )
         for s, res in zip(args.seeds, results, strict=True):
             _report(res, args.out / f"seed_{s}")
         return 0

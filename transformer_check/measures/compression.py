@@ -12,11 +12,10 @@ Choices where the paper is loose (docs/transformer_check.md):
   one global ``Delta`` has the same meaning for both factors and for full matrices;
 - the compressed stream holds the integer bin indices (narrowest of int8/16/32 per tensor) after a
   small header (``Delta`` and the per-matrix ranks); the architecture is the decompressor;
-- the search is deterministic (:func:`coarse_grain`, ``search="bisect"``): for each ``tau`` on a
-  descending grid, bisection in ``log Delta`` for the largest accepted ``Delta``. The size falls
-  with ``Delta`` and acceptance is (nearly) monotone in it, so the best point for a given ``tau`` is
-  on that boundary. ``search="random"`` (uniform ``tau``, log-uniform ``Delta``) is the simple
-  alternative it is compared with (tests and benchmarks/bench_transformer.py).
+- the search is deterministic (:func:`coarse_grain`, ``search="bisect"``): staged bisections on
+  the acceptance boundary (:func:`_bisect_search`). ``search="random"`` (uniform ``tau``,
+  log-uniform ``Delta``) is the simple alternative it is compared with (tests and
+  benchmarks/bench_transformer.py).
 """
 
 from __future__ import annotations
@@ -185,7 +184,7 @@ def coarse_grain(
     eps: float = 0.1,
     budget: int = 24,
     search: str = "bisect",
-    taus: tuple[float, ...] = (1.0, 0.9, 0.75, 0.6, 0.45, 0.3),
+    tau_min: float = 0.05,
     seed: int = 0,
 ) -> CoarseGrainResult:
     """Paper 001 Alg. 1: smallest bz2 size over ``(tau, Delta)`` with ``|L - L_hat| < eps``.
@@ -214,11 +213,11 @@ def coarse_grain(
         return ok
 
     if search == "bisect":
-        _bisect_search(probe, taus, d_lo, d_hi, budget)
+        _bisect_search(probe, tau_min, d_lo, d_hi, budget)
     elif search == "random":
         rng = np.random.default_rng(seed)
         for _ in range(budget):
-            tau = float(rng.uniform(min(taus), 1.0))
+            tau = float(rng.uniform(tau_min, 1.0))
             probe(tau, float(math.exp(rng.uniform(math.log(d_lo), math.log(d_hi)))))
     else:
         raise InputError(f"search: must be 'bisect' or 'random', got {search!r}")
@@ -238,58 +237,52 @@ def coarse_grain(
     )
 
 
-def _bisect_search(probe, taus, d_lo: float, d_hi: float, budget: int) -> None:
-    """Largest accepted ``Delta`` for each ``tau`` on a descending grid, within ``budget`` probes.
+def _bisect_search(probe, tau_min: float, d_lo: float, d_hi: float, budget: int) -> None:
+    """Staged bisection over ``(tau, log Delta)`` within ``budget`` probes.
 
-    1. The all-zero model (``tau = 1``, ``Delta = d_hi``) first: if accepted nothing is smaller.
-    2. ``tau = 1`` (no low rank): bisection of ``log Delta`` over ``[d_lo, d_hi]`` (about a third
-       of the budget; 8 halvings resolve the 2^17 range to ~4%).
-    3. Each smaller ``tau``: a stronger truncation does not tolerate a coarser ``Delta``, so start
-       at the previous boundary and halve ``Delta`` until accepted, then bisect back up towards the
-       last rejection. A ``tau`` with no accepted point ends the sweep (smaller ones truncate more).
+    Acceptance is (nearly) monotone in both coordinates and the size falls as ``Delta`` grows and
+    as ``tau`` shrinks (fewer stored numbers), so the optimum lies on the acceptance boundary:
+    1. the all-zero model (``Delta = d_hi``): if accepted nothing is smaller;
+    2. ``tau = 1`` (no low rank): bisect ``log Delta`` over ``[d_lo, d_hi]`` -> ``Delta_1``;
+    3. at ``0.7 Delta_1`` (a safety margin): bisect ``tau`` over ``[tau_min, 1]`` for the smallest
+       accepted ``tau``;
+    4. at that ``tau``: bisect ``log Delta`` over ``[0.7 Delta_1, 2 Delta_1]`` -> ``Delta_2``;
+    5. the rest of the budget: bisect ``tau`` further down at ``Delta_2``.
     """
-    taus = sorted({t for t in taus if t < 1.0}, reverse=True)
-    used = 1
-    if probe(1.0, d_hi):
+    left = [budget - 1]
+    if probe(1.0, d_hi) or left[0] <= 0:
         return
 
-    def bisect(tau: float, ok_log: float | None, bad_log: float, lo_log: float, n: int):
-        """Bisect between an accepted ``ok_log`` (or the floor ``lo_log``) and ``bad_log``."""
-        nonlocal used
-        found = ok_log
+    def bisect(accepts, ok: float | None, bad: float, floor: float, n: int):
+        """Bisect between an accepted ``ok`` (``None``: only ``floor`` assumed) and ``bad``."""
         for _ in range(n):
-            if used >= budget:
+            if left[0] <= 0:
                 break
-            lo = found if found is not None else lo_log
-            mid = 0.5 * (lo + bad_log)
-            used += 1
-            if probe(tau, math.exp(mid)):
-                found = mid
+            left[0] -= 1
+            mid = 0.5 * ((ok if ok is not None else floor) + bad)
+            if accepts(mid):
+                ok = mid
             else:
-                bad_log = mid
-        return found, bad_log
+                bad = mid
+        return ok, bad
 
-    n_first = max(min(8, budget - 1 - 3 * len(taus)), min(4, budget - 1))
-    prev, _ = bisect(1.0, None, math.log(d_hi), math.log(d_lo), n_first)
-    if prev is None:
+    n1 = max(3, round(0.3 * budget))
+    n2 = max(2, round(0.3 * budget))
+    n3 = max(2, round(0.2 * budget))
+    # 2. Delta at tau = 1, on a log scale (d_hi is known to be rejected).
+    log_d1, _ = bisect(lambda x: probe(1.0, math.exp(x)), None, math.log(d_hi), math.log(d_lo), n1)
+    if log_d1 is None:
         return
-    for i, tau in enumerate(taus):
-        share = (budget - used) // (len(taus) - i)
-        if share < 1:
-            return
-        found, bad, x = None, prev + math.log(2.0), prev
-        spent = 0
-        while spent < share and used < budget and x > math.log(d_lo):
-            used += 1
-            spent += 1
-            if probe(tau, math.exp(x)):
-                found = x
-                break
-            bad, x = x, x - math.log(4.0)
-        if found is None:
-            return
-        found, _ = bisect(tau, found, bad, math.log(d_lo), share - spent)
-        prev = found
+    log_da = log_d1 + math.log(0.7)
+    # 3. Smallest accepted tau at the safer step; tau = 1 there is accepted a fortiori.
+    tau_ok, tau_bad = bisect(lambda t: probe(t, math.exp(log_da)), 1.0, tau_min, 1.0, n2)
+    if tau_ok >= 1.0:
+        return
+    # 4. Coarsest Delta at that tau.
+    hi = log_d1 + math.log(2.0)
+    log_d2, _ = bisect(lambda x: probe(tau_ok, math.exp(x)), log_da, hi, log_da, n3)
+    # 5. Smaller tau at that Delta with what is left.
+    bisect(lambda t: probe(t, math.exp(log_d2)), tau_ok, tau_bad, tau_ok, left[0])
 
 
 def compression_measures(model, ds, *, eps: float = 0.1, budget: int = 24) -> dict[str, float]:
