@@ -230,3 +230,25 @@ def test_quick_preset_groks_and_complexity_rises_then_falls(tmp_path):
     assert cg[0][1] < peak / 10 and cg[-1][1] < peak / 3  # rise from init, fall after grokking
     h = [r["H_svd_mean"] for r in res.rows if "H_svd_mean" in r]
     assert h[-1] < h[0] - 0.5  # effective dimension collapses at generalisation
+
+
+def test_demoss_preset_trains_small(tmp_path):
+    """The demoss recipe (2 post-LN GELU layers, op token, noise, spectral reg) on a small p."""
+    cfg = preset(
+        "demoss",
+        op="/",
+        p=11,
+        steps=6,
+        d_model=16,
+        d_mlp=32,
+        n_heads=2,
+        d_head=8,
+        eval_points=3,
+        measure_points=2,
+        measures=("spectral",),
+        snapshots=False,
+    )
+    res = train(cfg, tmp_path, progress=False, plot=False)
+    assert res.dataset.seq_len == 4 and res.dataset.vocab_size == 13
+    assert len(res.model.blocks) == 2 and res.rows[-1]["step"] == 6
+    assert all(torch.isfinite(p).all() for p in res.model.parameters())
