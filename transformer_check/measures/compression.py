@@ -142,6 +142,12 @@ class CoarseGrainer:
     @torch.no_grad()
     def evaluate(self, tau: float, delta: float) -> tuple[float, int]:
         """Training loss and bz2 size of the ``(tau, Delta)`` coarse-graining of the model."""
+        loss, stream = self.coarse_grained(tau, delta)
+        return loss, bz2_size(stream)
+
+    @torch.no_grad()
+    def coarse_grained(self, tau: float, delta: float) -> tuple[float, bytes]:
+        """Training loss and the uncompressed description of the ``(tau, Delta)`` model."""
         ranks = self.ranks(tau)
         header = struct.pack("<d", delta) + b"".join(
             struct.pack("<i", ranks.get(n, -1)) for n in self.mats
@@ -168,7 +174,7 @@ class CoarseGrainer:
             q = quantise_codes(v, delta)
             chunks.append(_pack(q))
             params[name].copy_((q.double() * delta).to(dtype))
-        return self._loss(self.work), bz2_size(b"".join(chunks))
+        return self._loss(self.work), b"".join(chunks)
 
 
 def _matrix_params(model) -> list[Tensor]:
@@ -205,15 +211,17 @@ def coarse_grain(
 
     def probe(tau: float, delta: float) -> bool:
         nonlocal best
-        loss, size = cg.evaluate(tau, delta)
+        loss, stream = cg.coarse_grained(tau, delta)
         ok = abs(loss - cg.base_loss) < eps
+        # Only an accepted point needs its (costly) compressed size; a rejected one gets -1.
+        size = bz2_size(stream) if ok else -1
         trace.append((tau, delta, ok, size))
         if ok and size < best[0]:
             best = (size, tau, delta, loss)
         return ok
 
     if search == "bisect":
-        _bisect_search(probe, tau_min, d_lo, d_hi, budget)
+        _bisect_search(probe, lambda: (best[1], best[2]), tau_min, d_lo, d_hi, budget)
     elif search == "random":
         rng = np.random.default_rng(seed)
         for _ in range(budget):
@@ -237,17 +245,20 @@ def coarse_grain(
     )
 
 
-def _bisect_search(probe, tau_min: float, d_lo: float, d_hi: float, budget: int) -> None:
-    """Staged bisection over ``(tau, log Delta)`` within ``budget`` probes.
+def _bisect_search(
+    probe, best_point, tau_min: float, d_lo: float, d_hi: float, budget: int
+) -> None:
+    """Bisections along the acceptance boundary of ``(tau, log Delta)`` within ``budget`` probes.
 
-    Acceptance is (nearly) monotone in both coordinates and the size falls as ``Delta`` grows and
-    as ``tau`` shrinks (fewer stored numbers), so the optimum lies on the acceptance boundary:
+    Acceptance is (nearly) monotone in both coordinates (more truncation or a coarser step only
+    adds distortion) and the size falls as ``Delta`` grows and as ``tau`` shrinks, so the optimum
+    lies on the boundary; which point of it is smallest depends on the model. Stages:
     1. the all-zero model (``Delta = d_hi``): if accepted nothing is smaller;
     2. ``tau = 1`` (no low rank): bisect ``log Delta`` over ``[d_lo, d_hi]`` -> ``Delta_1``;
-    3. at ``0.7 Delta_1`` (a safety margin): bisect ``tau`` over ``[tau_min, 1]`` for the smallest
-       accepted ``tau``;
-    4. at that ``tau``: bisect ``log Delta`` over ``[0.7 Delta_1, 2 Delta_1]`` -> ``Delta_2``;
-    5. the rest of the budget: bisect ``tau`` further down at ``Delta_2``.
+    3. at ``Delta = 0.7, 0.45, 0.3 x Delta_1``: bisect ``tau`` for the smallest accepted value
+       (a finer step tolerates more truncation, so each level starts below the previous one);
+    4. the rest: bisect ``log Delta`` upwards, then ``tau`` downwards, at the best point so far.
+    ``best_point()`` returns the current best ``(tau, Delta)``.
     """
     left = [budget - 1]
     if probe(1.0, d_hi) or left[0] <= 0:
@@ -266,23 +277,26 @@ def _bisect_search(probe, tau_min: float, d_lo: float, d_hi: float, budget: int)
                 bad = mid
         return ok, bad
 
-    n1 = max(3, round(0.3 * budget))
-    n2 = max(2, round(0.3 * budget))
-    n3 = max(2, round(0.2 * budget))
-    # 2. Delta at tau = 1, on a log scale (d_hi is known to be rejected).
+    n1 = max(3, round(0.25 * budget))
     log_d1, _ = bisect(lambda x: probe(1.0, math.exp(x)), None, math.log(d_hi), math.log(d_lo), n1)
     if log_d1 is None:
         return
-    log_da = log_d1 + math.log(0.7)
-    # 3. Smallest accepted tau at the safer step; tau = 1 there is accepted a fortiori.
-    tau_ok, tau_bad = bisect(lambda t: probe(t, math.exp(log_da)), 1.0, tau_min, 1.0, n2)
-    if tau_ok >= 1.0:
+    levels = (0.7, 0.45, 0.3)
+    n_level = max(2, round(0.5 * budget / len(levels)))
+    tau_hi = 1.0
+    for f in levels:
+        log_d = log_d1 + math.log(f)
+        tau_hi, _ = bisect(
+            lambda t, ld=log_d: probe(t, math.exp(ld)), tau_hi, tau_min, tau_hi, n_level
+        )
+    tau_b, d_b = best_point()
+    if d_b <= 0:
         return
-    # 4. Coarsest Delta at that tau.
-    hi = log_d1 + math.log(2.0)
-    log_d2, _ = bisect(lambda x: probe(tau_ok, math.exp(x)), log_da, hi, log_da, n3)
-    # 5. Smaller tau at that Delta with what is left.
-    bisect(lambda t: probe(t, math.exp(log_d2)), tau_ok, tau_bad, tau_ok, left[0])
+    n_up = (left[0] + 1) // 2
+    log_b, _ = bisect(
+        lambda x: probe(tau_b, math.exp(x)), math.log(d_b), math.log(d_b * 1.6), 0.0, n_up
+    )
+    bisect(lambda t: probe(t, math.exp(log_b)), tau_b, max(tau_min, tau_b - 0.1), tau_b, left[0])
 
 
 def compression_measures(model, ds, *, eps: float = 0.1, budget: int = 24) -> dict[str, float]:
