@@ -164,25 +164,27 @@ def plot_crosscheck(
 
     # (e) sweeps: t_gen against strength, both relative to their defaults
     sw = data["sweeps"]
+    finite = [float(v) for k in ("transformer", "sfm") for v in sw[k]["t_gen"] if v is not None]
+    ceiling = 1.6 * max(finite) if finite else 1.0
     for sysname, color, lab in (
         ("transformer", "C0", "transformer (weight decay)"),
         ("sfm", "C3", "SFM (gate β)"),
     ):
         s = np.asarray(sw[sysname]["strength"], dtype=float)
         t = np.array([np.nan if v is None else float(v) for v in sw[sysname]["t_gen"]])
-        ref = np.median(s)
-        a5.plot(s / ref, t, marker="o", color=color, label=lab)
-        for si, ti in zip(s / ref, t, strict=True):
-            if not np.isfinite(ti):
-                a5.annotate(
-                    "no grok",
-                    (si, 1),
-                    xycoords=("data", "axes fraction"),
-                    fontsize=7,
-                    color=color,
-                    ha="center",
-                    va="top",
-                )
+        x = s / np.median(s)
+        a5.plot(x, t, marker="o", color=color, label=lab)
+        miss = ~np.isfinite(t)
+        if miss.any():  # never grokked: drawn at the ceiling with an open marker
+            a5.scatter(
+                x[miss],
+                np.full(miss.sum(), ceiling),
+                marker="^",
+                facecolors="none",
+                edgecolors=color,
+                s=60,
+                label=f"{lab.split()[0]}: did not grok",
+            )
     a5.set_xscale("log")
     a5.set_yscale("log")
     a5.set_xlabel("regularisation strength / default")
