@@ -371,9 +371,10 @@ def llc_measure(
     """A measure ``f(model, dataset) -> {"llc": ..., "llc_se": ...}`` for the training hook.
 
     Uses the training split with per-sample cross-entropy (the model's NLL in nats) by default.
+    Default SGLD settings are the cross-check's (docs/crosscheck.md): cheap, for trajectories.
     The chain seed is fixed so successive checkpoints are compared with the same noise.
     """
-    cfg = config or SGLDConfig(n_chains=2, n_steps=100, n_burnin=50, eps=1e-5, gamma=1000.0)
+    cfg = config or SGLDConfig(n_chains=2, n_steps=100, n_burnin=30, eps=1e-4, gamma=100.0)
     loss_f = loss or torch.nn.functional.cross_entropy
 
     def measure(model: nn.Module, dataset: object) -> dict[str, float]:
