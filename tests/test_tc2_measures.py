@@ -143,7 +143,7 @@ def test_circuit_complexity_second_order_linear_softmax():
     x = torch.randn(B, d, generator=g, dtype=torch.float64)
     sigma = 0.01
     s = sigma * float(torch.sqrt((lin.weight.detach() ** 2).mean()))
-    p = torch.softmax(lin(x), -1)
+    p = torch.softmax(lin(x), -1).detach()
     expected = float((0.5 * s**2 * (x * x).sum(1) * (1 - (p * p).sum(1))).mean())
     # 800 draws: each draw's KL is a Gaussian quadratic form (rel. sd <= sqrt(2)/sqrt(B K) per
     # input, pooled over 40 inputs), so 3 SE of the mean < 5 %; third-order terms are O(sigma).
@@ -159,7 +159,7 @@ def test_circuit_complexity_zero_mode_extremes():
     w0 = lin.weight.detach().clone()
     assert local_circuit_complexity(lin, x, sigma=0.0, mode="zero") == 0.0
     # every weight zeroed: q uniform, KL(p || u) = ln K - H(p)
-    p = torch.softmax(lin(x), -1)
+    p = torch.softmax(lin(x), -1).detach()
     expected = float((math.log(3) + (p * p.log()).sum(1)).mean())
     assert local_circuit_complexity(lin, x, sigma=1.0, mode="zero") == pytest.approx(expected)
     assert torch.equal(lin.weight, w0)
