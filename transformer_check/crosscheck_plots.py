@@ -4,11 +4,13 @@ rescaled time axis (tau: t_mem -> 0, t_gen -> 1; SPEC §4.4)."""
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -187,6 +189,17 @@ def plot_crosscheck(
             )
     a5.set_xscale("log")
     a5.set_yscale("log")
+    a5.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    a5.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    a5.set_xticks(
+        sorted(
+            {
+                round(float(v), 3)
+                for k in ("transformer", "sfm")
+                for v in np.asarray(sw[k]["strength"]) / np.median(sw[k]["strength"])
+            }
+        )
+    )
     a5.set_xlabel("regularisation strength / default")
     a5.set_ylabel("t_gen (steps)")
     a5.set_title("Stronger regularisation → earlier grokking?")
@@ -198,7 +211,10 @@ def plot_crosscheck(
     for i, v in enumerate(verdicts, 1):
         val = "n/a" if v.value is None else f"{v.value:.3g}"
         lines.append(f"({i}) {v.label.upper():9s} {v.key}")
-        lines.append(f"     statistic = {val}   threshold {v.threshold}")
+        lines.append(f"     statistic = {val}")
+        lines += textwrap.wrap(
+            f"threshold {v.threshold}", 62, initial_indent="     ", subsequent_indent="       "
+        )
         if v.reason:
             lines.append(f"     ({v.reason})")
     a6.text(0.0, 1.0, "\n".join(lines), va="top", family="monospace", fontsize=7.5)
