@@ -116,10 +116,15 @@ def main() -> int:
             "rlct": ref.lam,
             "multiplicity": ref.multiplicity,
             "d_over_2": P.d / 2,
-            "occam": {"llc": ours.llc, "se": ours.llc_se, "seconds": t_ours},
+            "occam": {"llc": ours.llc, "se": ours.llc_se, "drift": ours.drift, "seconds": t_ours},
             "predicted_discretisation_excess": disc,
             "multiplicity_shift": -(ref.multiplicity - 1) / math.log(n / math.log(n)),
         }
+        # the test tolerance (tests/test_tc2_llc.py, docs/crosscheck.md)
+        tol = disc + (ref.multiplicity - 1) / math.log(n / math.log(n)) + 4 * ours.llc_se
+        tol += abs(ours.drift)
+        row["occam"]["tolerance"] = tol
+        row["occam"]["within_tolerance"] = bool(abs(ours.llc - ref.lam) < tol)
         if have_dv:
             m, se, t = run_devinterp(P, cfg)
             row["devinterp"] = {"llc": m, "se": se, "seconds": t}
@@ -128,7 +133,7 @@ def main() -> int:
         dv = row.get("devinterp", {})
         print(
             f"{case}: RLCT {ref.lam:5.2f} (m={ref.multiplicity})  occam {ours.llc:6.3f} ± {ours.llc_se:.3f}"
-            f" [{t_ours:5.1f}s]"
+            f" (tol {tol:.2f}) [{t_ours:5.1f}s]"
             + (
                 f"  devinterp {dv['llc']:6.3f} ± {dv['se']:.3f} [{dv['seconds']:5.1f}s]"
                 if dv

@@ -87,9 +87,27 @@ class LLCResult:
     beta: float
     config: SGLDConfig = field(default_factory=SGLDConfig)
 
+    @property
+    def drift(self) -> float:
+        """Second-half minus first-half estimate (all chains): a mixing diagnostic (Geweke-like).
+
+        A chain still relaxing towards the posterior (slow, flat singular directions) shows a
+        non-zero drift; its size bounds the remaining bias of the mean to first order.
+        """
+        half = self.loss_trace.shape[1] // 2
+        if half < 1:
+            return math.nan
+        nb = self.n * self.beta
+        return float(nb * (self.loss_trace[:, half:].mean() - self.loss_trace[:, :half].mean()))
+
     def summary(self) -> dict[str, float]:
         """Flat numbers for logs and JSON."""
-        return {"llc": self.llc, "llc_se": self.llc_se, "llc_init_loss": self.init_loss}
+        return {
+            "llc": self.llc,
+            "llc_se": self.llc_se,
+            "llc_drift": self.drift,
+            "llc_init_loss": self.init_loss,
+        }
 
 
 def _as_params(params: nn.Module | Sequence[Tensor]) -> list[Tensor]:
