@@ -242,3 +242,11 @@ def test_cli_registers_crosscheck():
     assert args.preset == "tiny" and callable(args.func)
     with pytest.raises(SystemExit):
         build_parser().parse_args(["crosscheck", "--preset", "nope"])
+
+
+def test_cli_rejects_bad_input_with_one_line(capsys):
+    from transformer_check.cli import main
+
+    assert main(["crosscheck", "--p", "30", "--out", "unused"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "p:" in err[0]

@@ -529,6 +529,19 @@ class CrosscheckConfig:
     sfm_sweep: tuple[float, ...] = (0.5, 1.0, 2.0)  # multiples of sfm_beta
     sfm_steps: int = 3000
 
+    def __post_init__(self) -> None:
+        from theory.cli_support import check_odd_prime, check_range
+
+        check_odd_prime("p", self.p)
+        check_range("frac", self.frac, 0.0, 1.0, lo_open=True, hi_open=True)
+        if self.op not in ("+", "-", "*", "/"):
+            raise InputError(f"op: must be one of + - * /, got {self.op!r}")
+        if self.steps is not None:
+            check_int("steps", self.steps, lo=1)
+        for name in ("wd_sweep", "sfm_sweep"):
+            if not getattr(self, name) or any(m <= 0 for m in getattr(self, name)):
+                raise InputError(f"{name}: give positive multiples of the default strength")
+
 
 PRESETS: dict[str, dict[str, Any]] = {
     "default": {},
@@ -889,10 +902,6 @@ def _cmd(args: argparse.Namespace) -> int:
     cfg = make_config(
         args.preset, p=args.p, op=args.op, steps=args.steps, seed=args.seed, device=args.device
     )
-    if args.p is not None:
-        from theory.cli_support import check_odd_prime
-
-        check_odd_prime("p", args.p)
     rep = run_crosscheck(cfg, args.out, progress=not args.quiet)
     for key, s in rep["summary"].items():
         val = "n/a" if s["value"] is None else f"{s['value']:.3g}"
