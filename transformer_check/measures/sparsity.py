@@ -61,12 +61,11 @@ def sparsity_measure(
 
 
 def _per_layer(acts: Mapping[int, Tensor], tau: float, relative: bool) -> dict[str, float]:
+    """Per-layer fractions and their count-weighted mean (each layer with its own scale)."""
     out = {
         f"act_sparsity.{k}": activation_sparsity(v, tau, relative) for k, v in sorted(acts.items())
     }
-    pooled = torch.cat([v.reshape(-1) for v in acts.values()]) if acts else torch.zeros(0)
-    if pooled.numel():
-        # pooled over layers with each layer's own scale: mean of per-layer fractions by count
+    if acts:
         counts = [v.numel() for _, v in sorted(acts.items())]
         fr = [out[f"act_sparsity.{k}"] for k in sorted(acts)]
         out["act_sparsity"] = float(
