@@ -23,14 +23,6 @@ from theory.cli_support import InputError
 HSET = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _cache(tmp_path_factory):
-    mp = pytest.MonkeyPatch()
-    mp.setenv("OCCAM_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "bdm-cache"))
-    yield
-    mp.undo()
-
-
 @pytest.fixture(scope="module")
 def eng():
     """Engines sharing loaded tables: eng(ndim, nsymbols, side, partition)."""

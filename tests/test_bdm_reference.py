@@ -23,14 +23,6 @@ REF = json.loads((DATA / "reference.json").read_text())
 CASES = {c["name"]: c for c in REF["cases"]}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _cache(tmp_path_factory):
-    mp = pytest.MonkeyPatch()
-    mp.setenv("OCCAM_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "bdm-cache"))
-    yield
-    mp.undo()
-
-
 @pytest.fixture(scope="module")
 def inputs():
     with np.load(DATA / "reference_inputs.npz", allow_pickle=False) as z:

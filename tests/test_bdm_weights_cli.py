@@ -18,15 +18,6 @@ from bdm.weights import as_matrix, k_bdm, load_tensors, median_symbols, quartile
 from theory.cli_support import InputError
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _cache(tmp_path_factory):
-    mp = pytest.MonkeyPatch()
-    mp.setenv("OCCAM_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "bdm-cache"))
-    mp.setenv("MPLBACKEND", "Agg")
-    yield
-    mp.undo()
-
-
 @settings(max_examples=50, deadline=None)
 @given(w=arrays(np.float64, st.integers(1, 200), elements=st.floats(-10, 10, allow_nan=False)))
 def test_quartile_symbols_count_boundaries_below(w):
