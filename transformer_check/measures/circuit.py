@@ -5,8 +5,8 @@ How much the model's predictive distribution moves when its weights are perturbe
     C(theta) = E_delta mean_x KL( p_theta(. | x) || p_{theta + delta}(. | x) )   (nats)
 
 A model built from few, robust pathways changes little; one with many fragile, input-specific
-circuits changes a lot. Perturbations (every weight tensor with >= 2 dims; biases, LayerNorm
-gains and embeddings-as-vectors untouched):
+circuits changes a lot. Perturbations (every weight tensor with >= 2 dims, embeddings
+included; biases and LayerNorm gains untouched):
 
 * ``mode="gaussian"`` (default): ``delta = sigma * rms(W) * xi``, ``xi ~ N(0, 1)`` i.i.d., with
   ``sigma = 0.1`` -- relative to each tensor's own scale, so weight decay's shrinkage alone does
