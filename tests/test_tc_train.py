@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 
+import numpy as np
 import pytest
 import torch
 
@@ -252,3 +253,22 @@ def test_demoss_preset_trains_small(tmp_path):
     assert res.dataset.seq_len == 4 and res.dataset.vocab_size == 13
     assert len(res.model.blocks) == 2 and res.rows[-1]["step"] == 6
     assert all(torch.isfinite(p).all() for p in res.model.parameters())
+
+
+def test_measure_computes_every_measure_by_default(tmp_path):
+    """`measure` with no --measures runs part 1 and the papers' progress measures and the LLC."""
+    from transformer_check.measures import ALL_MEASURES
+
+    out = tmp_path / "run"
+    argv = ["train", "--p", "7", "--frac", "0.6", "--steps", "6", "--d-model", "16"]
+    argv += ["--measures", "sparsity", "llc", "--measure-points", "2", "--eval-points", "3"]
+    assert main([*argv, "--quiet", "--out", str(out)]) == 0
+    header = (out / "metrics.csv").read_text().splitlines()[0].split(",")
+    assert "act_sparsity" in header and "llc" in header
+    mout = tmp_path / "m"
+    assert main(["measure", str(out / "checkpoints" / "last.json"), "--out", str(mout)]) == 0
+    res = json.loads((mout / "measures.json").read_text())["measures"]
+    for key in ("act_sparsity", "weight_entropy", "circuit_complexity", "lmn", "cms_max", "llc"):
+        assert isinstance(res[key], float) and np.isfinite(res[key]), key
+    assert 0.0 <= res["act_sparsity"] <= 1.0 and res["lmn"] >= 1.0 - 1e-6
+    assert len(ALL_MEASURES) == 10

@@ -34,7 +34,7 @@ def _set_threads(args: argparse.Namespace) -> None:
 
 
 def _add_train(sub) -> None:
-    from transformer_check.measures import BUILTIN_MEASURES
+    from transformer_check.measures import ALL_MEASURES, BUILTIN_MEASURES
     from transformer_check.presets import PRESETS
 
     p = sub.add_parser(
@@ -86,8 +86,8 @@ def _add_train(sub) -> None:
     p.add_argument(
         "--measures",
         nargs="*",
-        choices=BUILTIN_MEASURES,
-        help=f"complexity measures to log (default: all of {' '.join(BUILTIN_MEASURES)})",
+        choices=ALL_MEASURES,
+        help=f"complexity measures to log (default: {' '.join(BUILTIN_MEASURES)})",
     )
     p.add_argument("--coarse-eps", type=arg_type(check_positive), help="loss tolerance of Alg. 1")
     p.add_argument("--coarse-budget", type=arg_type(check_int, 2), help="Alg. 1 evaluations")
@@ -168,7 +168,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _add_measure(sub) -> None:
-    from transformer_check.measures import BUILTIN_MEASURES
+    from transformer_check.measures import ALL_MEASURES
 
     p = sub.add_parser(
         "measure",
@@ -178,9 +178,7 @@ def _add_measure(sub) -> None:
     )
     p.add_argument("checkpoint", type=Path, help="checkpoint stem, .json or .safetensors")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="cpu")
-    p.add_argument(
-        "--measures", nargs="*", choices=BUILTIN_MEASURES, default=list(BUILTIN_MEASURES)
-    )
+    p.add_argument("--measures", nargs="*", choices=ALL_MEASURES, default=list(ALL_MEASURES))
     p.add_argument("--coarse-eps", type=arg_type(check_positive), default=None)
     p.add_argument("--coarse-budget", type=arg_type(check_int, 2), default=None)
     _add_threads(p)
@@ -202,6 +200,7 @@ def _cmd_measure(args: argparse.Namespace) -> int:
     )
     vals = out["measures"]
     keys = ["train_acc", "test_acc", "coarse_bytes", "coarse_ratio", "H_svd_mean", "bdm_bits"]
+    keys += ["act_sparsity", "weight_entropy", "circuit_complexity", "lmn", "cms_max", "llc"]
     print(
         f"{args.out}: step {out['step']}  "
         + "  ".join(f"{k}={vals[k]:.4g}" for k in keys if isinstance(vals.get(k), float))

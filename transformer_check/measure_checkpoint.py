@@ -1,4 +1,4 @@
-"""Every part-1 measure of one checkpoint, written as JSON + CSV + a spectra figure (SPEC §4.3)."""
+"""Every measure of one checkpoint (SPEC §4.3, §2.3), written as JSON + CSV + a spectra figure."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from theory.outputs import run_metadata, save_figure, write_csv, write_json
-from transformer_check.measures import BUILTIN_MEASURES, get_measure
+from transformer_check.measures import ALL_MEASURES, get_measure
 from transformer_check.measures.basic import basic_metrics
 from transformer_check.measures.fourier import frequency_energy
 from transformer_check.train import load_model
@@ -20,7 +20,7 @@ __all__ = ["measure_checkpoint", "all_measures"]
 def all_measures(
     model,
     ds,
-    measures: tuple[str, ...] = BUILTIN_MEASURES,
+    measures: tuple[str, ...] = ALL_MEASURES,
     coarse_eps: float = 0.1,
     coarse_budget: int = 24,
 ) -> dict[str, Any]:
@@ -37,7 +37,7 @@ def measure_checkpoint(
     out_dir: str | Path,
     *,
     device: str = "cpu",
-    measures: tuple[str, ...] = BUILTIN_MEASURES,
+    measures: tuple[str, ...] = ALL_MEASURES,
     coarse_eps: float | None = None,
     coarse_budget: int | None = None,
 ) -> dict[str, Any]:

@@ -33,7 +33,7 @@ from transformer_check.checkpoint import (
     save_checkpoint,
 )
 from transformer_check.data import ModularDataset, TaskConfig, make_dataset
-from transformer_check.measures import BUILTIN_MEASURES, get_measure
+from transformer_check.measures import ALL_MEASURES, BUILTIN_MEASURES, get_measure
 from transformer_check.measures.basic import basic_metrics
 from transformer_check.measures.spectral import spectral_entropy_penalty
 from transformer_check.model import ModelConfig, Transformer
@@ -112,9 +112,9 @@ class TrainConfig:
             v = getattr(self, name)
             if not isinstance(v, int) or v < 0:
                 raise InputError(f"{name}: must be an integer >= 0, got {v!r}")
-        bad = [m for m in self.measures if m not in BUILTIN_MEASURES]
+        bad = [m for m in self.measures if m not in ALL_MEASURES]
         if bad:
-            raise InputError(f"measures: unknown {bad}; choose from {', '.join(BUILTIN_MEASURES)}")
+            raise InputError(f"measures: unknown {bad}; choose from {', '.join(ALL_MEASURES)}")
 
     def model_config(self, ds: ModularDataset) -> ModelConfig:
         """The full :class:`ModelConfig` for this task's vocabulary and sequence length."""
