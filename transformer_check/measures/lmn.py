@@ -66,6 +66,13 @@ def linear_connectivity(
         i = torch.as_tensor(ii[s : s + batch_pairs], device=x.device)
         j = torch.as_tensor(jj[s : s + batch_pairs], device=x.device)
         xi, xj = x[i], x[j]  # [P, d]
+        # Walk every segment from its lexicographically smaller end, so the path points (and so L)
+        # are bit-identical under any relabelling of x; r^2 is symmetric in lambda -> 1 - lambda
+        # mathematically, but not in rounding when an output is nearly flat along the path.
+        diff = xj - xi
+        first = (diff != 0).to(torch.int8).argmax(dim=1)
+        swap = diff.gather(1, first[:, None])[:, 0] < 0
+        xi, xj = torch.where(swap[:, None], xj, xi), torch.where(swap[:, None], xi, xj)
         path = xi[:, None, :] + lam_x[None, :, None] * (xj - xi)[:, None, :]  # [P, K, d]
         P, K, d = path.shape
         y = f(path.reshape(P * K, d)).reshape(P, K, -1).double().cpu()
