@@ -1,6 +1,15 @@
 """Test-session settings shared by every test module."""
 
+import os
+
 import pytest
+from hypothesis import settings
+
+# CI replays the same examples on every run (a failure there is reproducible from the log);
+# local runs keep exploring new random examples.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 
 @pytest.fixture(scope="session", autouse=True)
