@@ -165,52 +165,39 @@ def phase_diagram_figure(spec, results, analysis):
     return fig
 
 
+def _points_and_fit(ax, pts, fits, key, marker: str, label: str) -> None:
+    """Median t_gen of the fully generalising points ``pts = [(x, result)]`` and their fit."""
+    xs = [x for x, r in pts if r["frac_generalise"] == 1]
+    ys = [r["t_gen_median"] for x, r in pts if r["frac_generalise"] == 1]
+    if not xs:
+        return
+    line = ax.loglog(xs, ys, marker, label=label)[0]
+    fit = fits.get(key) or fits.get(str(key))  # keys are floats in memory, strings after JSON
+    if fit:
+        xx = np.geomspace(*fit["x_range"], 50)
+        ax.loglog(
+            xx,
+            np.exp(fit["log_prefactor"]) * xx ** fit["exponent"],
+            "-",
+            color=line.get_color(),
+            label=f"  fit exponent {fit['exponent']:.2f} ± {fit['exponent_se']:.2f}",
+        )
+
+
 def power_law_figure(spec, results, analysis):
     """t_gen against schedule strength (one line per n/p) and against n/p, with fitted power laws."""
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(13, 5))
     sname = spec.strength_name
     for p, info in analysis["per_p"].items():
         rs = [r for r in results if r["point"]["p"] == int(p)]
-        fs = sorted({r["point"]["f"] for r in rs})
-        for f in fs:
+        for f in sorted({r["point"]["f"] for r in rs}):
             pts = sorted((r["point"]["strength"], r) for r in rs if r["point"]["f"] == f)
-            x = [s for s, r in pts if r["frac_generalise"] == 1]
-            y = [r["t_gen_median"] for s, r in pts if r["frac_generalise"] == 1]
-            if not x:
-                continue
-            line = a1.loglog(x, y, "o", label=f"p={p}, n/p={pts[0][1]['n_over_p']:.2f}")[0]
-            fit = info["power_law_t_gen_vs_strength_by_f"].get(f) or info[
-                "power_law_t_gen_vs_strength_by_f"
-            ].get(str(f))
-            if fit:
-                xx = np.geomspace(*fit["x_range"], 50)
-                a1.loglog(
-                    xx,
-                    np.exp(fit["log_prefactor"]) * xx ** fit["exponent"],
-                    "-",
-                    color=line.get_color(),
-                    label=f"  fit exponent {fit['exponent']:.2f} ± {fit['exponent_se']:.2f}",
-                )
-        xs_all = sorted({r["point"]["strength"] for r in rs})
-        for x in xs_all:
+            label = f"p={p}, n/p={pts[0][1]['n_over_p']:.2f}"
+            _points_and_fit(a1, pts, info["power_law_t_gen_vs_strength_by_f"], f, "o", label)
+        for x in sorted({r["point"]["strength"] for r in rs}):
             pts = sorted((r["n_over_p"], r) for r in rs if r["point"]["strength"] == x)
-            xv = [v for v, r in pts if r["frac_generalise"] == 1]
-            yv = [r["t_gen_median"] for v, r in pts if r["frac_generalise"] == 1]
-            if not xv:
-                continue
-            line = a2.loglog(xv, yv, "s", label=f"p={p}, {sname}={x:g}")[0]
-            fit = info["power_law_t_gen_vs_n_over_p_by_strength"].get(x) or info[
-                "power_law_t_gen_vs_n_over_p_by_strength"
-            ].get(str(x))
-            if fit:
-                xx = np.geomspace(*fit["x_range"], 50)
-                a2.loglog(
-                    xx,
-                    np.exp(fit["log_prefactor"]) * xx ** fit["exponent"],
-                    "-",
-                    color=line.get_color(),
-                    label=f"  fit exponent {fit['exponent']:.2f} ± {fit['exponent_se']:.2f}",
-                )
+            fits = info["power_law_t_gen_vs_n_over_p_by_strength"]
+            _points_and_fit(a2, pts, fits, x, "s", f"p={p}, {sname}={x:g}")
     a1.set_xlabel(f"schedule strength {sname}")
     a1.set_ylabel("median t_gen (points where every seed generalises)")
     a1.set_title("t_gen against schedule strength")
