@@ -63,6 +63,7 @@ def test_diagram_csv(tmp_path):
         (["report", "--frac", "1.5"], "--frac: must lie in (0, 1]"),
         (["diagram", "--num", "1"], "--num: must be an integer in [2, 2000]"),
         (["diagram", "--beta-min", "1", "--beta-max", "0.5"], "--beta-max: must exceed --beta-min"),
+        (["crossover", "--dlambda", "3"], "--dlambda and --dloss go together"),
     ],
 )
 def test_bad_input_is_one_line_exit_2(argv, fragment, tmp_path):

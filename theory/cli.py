@@ -10,6 +10,7 @@ from dataclasses import asdict
 import numpy as np
 
 from theory.cli_support import (
+    InputError,
     OccamArgumentParser,
     add_out_argument,
     arg_type,
@@ -38,7 +39,9 @@ _nonneg = arg_type(check_positive, allow_zero=True)
 def _cmd_crossover(args: argparse.Namespace) -> int:
     if args.dlambda is not None or args.dloss is not None:
         if args.dlambda is None or args.dloss is None:
-            raise SystemExit("theory crossover: error: --dlambda and --dloss go together")
+            raise InputError(
+                "--dlambda and --dloss go together: give both, or neither for paper 004's form"
+            )
         cross = crossover_n(args.dlambda, args.dloss, args.dm)
         print(cross.message)
         for lo, hi, w in cross.intervals:
@@ -65,8 +68,6 @@ def _grid_values(name: str, lo: float, hi: float, num: int) -> np.ndarray:
     lo = check_positive(f"--{name}-min", lo)
     hi = check_positive(f"--{name}-max", hi)
     if hi <= lo:
-        from theory.cli_support import InputError
-
         raise InputError(f"--{name}-max: must exceed --{name}-min ({lo:g}), got {hi:g}")
     return np.geomspace(lo, hi, num)
 
