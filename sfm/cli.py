@@ -59,7 +59,15 @@ def _load_target(text: str):
         raise InputError(
             f"target: {text!r} is neither flat, random-phase nor an existing .npy/.txt file"
         )
-    return np.load(path) if path.suffix == ".npy" else np.loadtxt(path, delimiter=",").ravel()
+    try:
+        if path.suffix == ".npy":
+            return np.load(path, allow_pickle=False)
+        return np.loadtxt(path, delimiter=",", ndmin=1).ravel()
+    except (OSError, ValueError) as exc:
+        raise InputError(
+            f"target: could not read {text!r} as numbers ({exc}); give a .npy array or a text "
+            "file of p comma- or newline-separated values"
+        ) from None
 
 
 def cmd_run(args: argparse.Namespace) -> int:

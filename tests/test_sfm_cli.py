@@ -103,6 +103,40 @@ def test_user_target_file(tmp_path):
         )
         == 2
     )
+    (tmp_path / "g.txt").write_text("\n".join(repr(float(v)) for v in g))
+    assert (
+        main(
+            [
+                "run",
+                "--p",
+                "13",
+                "--target",
+                str(tmp_path / "g.txt"),
+                "--steps",
+                "5",
+                "--quiet",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    (tmp_path / "words.txt").write_text("root:x:0:0\n")
+    assert (
+        main(
+            [
+                "run",
+                "--p",
+                "13",
+                "--target",
+                str(tmp_path / "words.txt"),
+                "--quiet",
+                "--out",
+                str(out),
+            ]
+        )
+        == 2
+    )
 
 
 @pytest.mark.parametrize(
