@@ -30,6 +30,7 @@ from scipy import stats
 
 from theory.cli_support import InputError, add_out_argument, arg_type, check_int
 from theory.outputs import run_metadata, write_csv, write_json
+from transformer_check.train import ArchConfig
 
 __all__ = [
     "Thresholds",
@@ -498,13 +499,7 @@ class CrosscheckConfig:
     frac: float = 0.5
     seed: int = 0
     # transformer (SPEC §4.2 architecture at reduced width; lr/wd chosen so it groks by ~1000 steps)
-    d_model: int = 64
-    n_heads: int = 4
-    d_head: int = 16
-    d_mlp: int = 256
-    n_layers: int = 1
-    act: str = "relu"
-    layernorm: str | None = None
+    model: ArchConfig = ArchConfig(d_model=64, n_heads=4, d_head=16, d_mlp=256)
     lr: float = 5e-3
     weight_decay: float = 1.0
     steps: int | None = None  # None: 1500, or the train preset's own
@@ -549,10 +544,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "tiny": {
         "p": 11,
         "frac": 0.6,
-        "d_model": 32,
-        "n_heads": 2,
-        "d_head": 16,
-        "d_mlp": 64,
+        "model": ArchConfig(d_model=32, n_heads=2, d_head=16, d_mlp=64),
         "steps": 60,
         "eval_points": 10,
         "measure_points": 4,
@@ -590,7 +582,7 @@ def make_config(preset: str = "default", **overrides: Any) -> CrosscheckConfig:
 
 def _train_config(cfg: CrosscheckConfig, weight_decay: float, with_measures: bool):
     from transformer_check.data import TaskConfig
-    from transformer_check.train import ArchConfig, TrainConfig
+    from transformer_check.train import TrainConfig
 
     if cfg.train_preset is not None:
         from transformer_check.presets import preset
@@ -600,15 +592,7 @@ def _train_config(cfg: CrosscheckConfig, weight_decay: float, with_measures: boo
     else:
         base = TrainConfig(
             task=TaskConfig(p=cfg.p, op=cfg.op, frac=cfg.frac, seed=cfg.seed),
-            model=ArchConfig(
-                d_model=cfg.d_model,
-                n_heads=cfg.n_heads,
-                d_head=cfg.d_head,
-                d_mlp=cfg.d_mlp,
-                n_layers=cfg.n_layers,
-                act=cfg.act,
-                layernorm=cfg.layernorm,
-            ),
+            model=cfg.model,
             steps=cfg.steps or 1500,
             lr=cfg.lr,
             eval_points=cfg.eval_points,
