@@ -21,18 +21,16 @@ from torch import Tensor, nn
 
 from theory.cli_support import InputError
 
-__all__ = ["ModelConfig", "Attention", "MLP", "Block", "Transformer"]
+__all__ = ["ArchConfig", "ModelConfig", "Attention", "MLP", "Block", "Transformer"]
 
 ACTS = ("relu", "gelu")
 LAYERNORMS = (None, "pre", "post")
 
 
 @dataclass(frozen=True)
-class ModelConfig:
-    """Architecture (SPEC §4.2); ``d_vocab_out=None`` means ``vocab_size - 1`` (``a b =``)."""
+class ArchConfig:
+    """Model shape without the task-dependent sizes (SPEC §4.2 default)."""
 
-    vocab_size: int
-    seq_len: int
     d_model: int = 128
     n_heads: int = 4
     d_head: int = 32
@@ -40,8 +38,17 @@ class ModelConfig:
     n_layers: int = 1
     act: str = "relu"
     layernorm: str | None = None
-    d_vocab_out: int | None = None
     init_scale: float | None = None  # std of every weight; None -> 1/sqrt(d_model) (SPEC §4.2)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelConfig(ArchConfig):
+    """Architecture (SPEC §4.2) plus the task's sizes; ``d_vocab_out=None`` means
+    ``vocab_size - 1`` (``a b =``)."""
+
+    vocab_size: int
+    seq_len: int
+    d_vocab_out: int | None = None
 
     def __post_init__(self) -> None:
         for name in ("vocab_size", "seq_len", "d_model", "n_heads", "d_head", "d_mlp", "n_layers"):

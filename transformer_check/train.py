@@ -36,7 +36,7 @@ from transformer_check.data import ModularDataset, TaskConfig, make_dataset
 from transformer_check.measures import ALL_MEASURES, BUILTIN_MEASURES, get_measure
 from transformer_check.measures.basic import basic_metrics
 from transformer_check.measures.spectral import spectral_entropy_penalty
-from transformer_check.model import ModelConfig, Transformer
+from transformer_check.model import ArchConfig, ModelConfig, Transformer
 
 __all__ = [
     "ArchConfig",
@@ -54,20 +54,6 @@ MeasureFn = Callable[[Any, ModularDataset], Mapping[str, Any]]
 MEM_TRAIN_ACC = 0.99
 MEM_TEST_ACC = 0.5
 GEN_TEST_ACC = 0.99
-
-
-@dataclass(frozen=True)
-class ArchConfig:
-    """Model shape without the task-dependent sizes (SPEC §4.2 default)."""
-
-    d_model: int = 128
-    n_heads: int = 4
-    d_head: int = 32
-    d_mlp: int = 512
-    n_layers: int = 1
-    act: str = "relu"
-    layernorm: str | None = None
-    init_scale: float | None = None
 
 
 @dataclass(frozen=True)
