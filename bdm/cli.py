@@ -10,15 +10,10 @@ from pathlib import Path
 
 import numpy as np
 
-from theory.cli_support import (
-    InputError,
-    OccamArgumentParser,
-    add_out_argument,
-    arg_type,
-    check_int,
-    run_cli,
-)
-from theory.outputs import run_metadata, save_figure, write_csv, write_json
+from theory.base.cli import OccamArgumentParser, add_out_argument, arg_type, run_cli
+from theory.base.errors import InputError, check_int
+from theory.base.io import save_figure, write_csv, write_json
+from theory.base.provenance import run_metadata
 
 from .partition import BlockGroup, parse_partition
 from .weights import as_matrix, bdm_for, k_bdm, load_tensors, to_symbols

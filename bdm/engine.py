@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from theory.cli_support import InputError
+from theory.base.errors import InputError
 
 from .bitplane import BitPlaneTable
 from .encoding import count_codes, max_code, neumaier_sum, normalise_codes

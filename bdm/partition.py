@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from theory.cli_support import InputError
+from theory.base.errors import InputError
 
 __all__ = [
     "Ignore",

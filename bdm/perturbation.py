@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-from theory.cli_support import InputError
+from theory.base.errors import InputError
 
 from .encoding import max_code
 from .engine import BDM

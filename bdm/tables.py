@@ -27,8 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-from theory.cli_support import InputError
-from theory.outputs import atomic_write_bytes
+from theory.base.errors import InputError
+from theory.base.io import atomic_write_bytes
 
 __all__ = [
     "CACHE_FORMAT",

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from theory.cli_support import InputError
+from theory.base.errors import InputError
 
 from .engine import BDM, BDMResult, BlockCounts, NoBlocksError
 from .partition import Ignore, Partition

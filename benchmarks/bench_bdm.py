@@ -39,7 +39,8 @@ sys.path.insert(0, str(ROOT))
 from bdm import BDM  # noqa: E402
 from bdm.perturbation import perturbation  # noqa: E402
 from bdm.tables import load_table  # noqa: E402
-from theory.outputs import run_metadata, save_figure, write_json  # noqa: E402
+from theory.base.io import save_figure, write_json  # noqa: E402
+from theory.base.provenance import run_metadata  # noqa: E402
 
 SEED = 20261123
 

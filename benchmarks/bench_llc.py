@@ -26,7 +26,8 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from theory.outputs import run_metadata, save_figure, write_json  # noqa: E402
+from theory.base.io import save_figure, write_json  # noqa: E402
+from theory.base.provenance import run_metadata  # noqa: E402
 from theory.rlct import rrr_rlct  # noqa: E402
 from transformer_check.measures.llc import (  # noqa: E402
     SGLDConfig,

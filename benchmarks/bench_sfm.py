@@ -31,7 +31,8 @@ sys.path.insert(0, str(ROOT))
 from sfm.dynamics import SFMConfig, simulate  # noqa: E402
 from sfm.reference import dense_step, design_matrix  # noqa: E402
 from sfm.task import make_task  # noqa: E402
-from theory.outputs import run_metadata, save_figure, write_json  # noqa: E402
+from theory.base.io import save_figure, write_json  # noqa: E402
+from theory.base.provenance import run_metadata  # noqa: E402
 
 ROW_BLOCK_BYTES = 450e6  # largest design-matrix block we allocate
 

@@ -31,7 +31,8 @@ from torch import nn
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from theory.outputs import run_metadata, save_figure, write_json  # noqa: E402
+from theory.base.io import save_figure, write_json  # noqa: E402
+from theory.base.provenance import run_metadata  # noqa: E402
 from transformer_check.batched import BatchedModel  # noqa: E402
 from transformer_check.data import make_dataset  # noqa: E402
 from transformer_check.measures import get_measure  # noqa: E402

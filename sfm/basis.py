@@ -21,6 +21,8 @@ from functools import cached_property
 import numpy as np
 import scipy.fft as sfft
 
+from theory.base.modular import primitive_root
+
 __all__ = [
     "Basis",
     "FourierBasis",
@@ -29,25 +31,6 @@ __all__ = [
     "primitive_root",
     "discrete_log_tables",
 ]
-
-
-def primitive_root(p: int) -> int:
-    """Smallest primitive root of the odd prime ``p`` (generator of Z_p^*, SPEC §1.3)."""
-    order = p - 1
-    factors = []
-    m, d = order, 2
-    while d * d <= m:
-        if m % d == 0:
-            factors.append(d)
-            while m % d == 0:
-                m //= d
-        d += 1
-    if m > 1:
-        factors.append(m)
-    for r in range(2, p):
-        if all(pow(r, order // q, p) != 1 for q in factors):
-            return r
-    raise ValueError(f"p={p} has no primitive root; p must be an odd prime")
 
 
 def discrete_log_tables(p: int) -> tuple[int, np.ndarray, np.ndarray]:

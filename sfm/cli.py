@@ -12,17 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
-from theory.cli_support import (
-    InputError,
-    OccamArgumentParser,
-    add_out_argument,
-    arg_type,
-    check_finite,
-    check_int,
-    check_odd_prime,
-    run_cli,
-)
-from theory.outputs import run_metadata, save_figure, write_csv, write_json
+from theory.base.cli import OccamArgumentParser, add_out_argument, arg_type, run_cli
+from theory.base.errors import InputError, check_finite, check_int, check_odd_prime
+from theory.base.io import save_figure, write_csv, write_json
+from theory.base.provenance import run_metadata
 
 from .dynamics import SFMConfig, simulate
 from .schedules import CONVENTIONS, SCHEDULE_DEFAULTS, SCHEDULES, STRENGTH

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from theory.cli_support import InputError, check_int, check_positive, check_range
+from theory.base.errors import InputError, check_int, check_positive, check_range
+from theory.base.modular import OPS
 
 from . import kernels
 from .basis import Basis, make_basis
@@ -75,11 +76,11 @@ class SFMConfig:
 
     def validated(self) -> SFMConfig:
         """Check every field (SPEC ranges) and return self; raises :class:`InputError`."""
-        from theory.cli_support import check_odd_prime
+        from theory.base.errors import check_odd_prime
 
         check_odd_prime("p", self.p)
         check_range("f", self.f, 0.0, 1.0, lo_open=True, hint="the training fraction of all pairs")
-        if self.op not in ("+", "-", "*", "/"):
+        if self.op not in OPS:
             raise InputError(f"op: must be one of + - * /, got {self.op!r}")
         if self.schedule not in SCHEDULES:
             raise InputError(

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from theory.cli_support import InputError
+from theory.base.errors import InputError
+from theory.base.modular import GATE_CONVENTIONS
 
 __all__ = [
     "SCHEDULES",
@@ -31,7 +32,7 @@ __all__ = [
 ]
 
 SCHEDULES = ("increasing", "fixed", "neff", "ista", "l2_gate", "square", "none")
-CONVENTIONS = ("prox", "paper")
+CONVENTIONS = GATE_CONVENTIONS
 
 #: Defaults chosen by measurement at p = 97, f = 0.3, op '+' (docs/sfm.md, "Defaults").
 SCHEDULE_DEFAULTS: dict[str, dict[str, float]] = {

@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from theory.cli_support import InputError, check_int, check_odd_prime, check_positive, check_range
-from theory.outputs import read_json, write_json
+from theory.base.errors import InputError, check_int, check_odd_prime, check_positive, check_range
+from theory.base.io import read_json, write_json
 
 from .dynamics import SFMConfig, simulate
 from .phase import classify, critical_edges, gate_law_fit, majority, power_law_fit

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from theory.cli_support import InputError, check_int, check_odd_prime, check_range
+from theory.base.errors import InputError, check_int, check_odd_prime, check_range
+from theory.base.modular import OPS
 
 from .basis import Basis, LogBasis, discrete_log_tables, make_basis
 
@@ -28,7 +29,6 @@ __all__ = [
     "make_task",
 ]
 
-OPS = ("+", "-", "*", "/")
 TARGETS = ("flat", "random-phase")
 
 

@@ -18,7 +18,7 @@ from bdm.bitplane import split_planes, top_pair_sums
 from bdm.encoding import codes_to_digits, digits_to_codes, normalise_codes
 from bdm.perturbation import perturbation
 from bdm.tables import pybdm_data_dir, safe_load_pickle
-from theory.cli_support import InputError
+from theory.base.errors import InputError
 
 HSET = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -16,7 +16,7 @@ import pytest
 
 from bdm import BDM, parse_partition
 from bdm.perturbation import perturbation
-from theory.cli_support import InputError
+from theory.base.errors import InputError
 
 DATA = Path(__file__).parent / "data" / "bdm"
 REF = json.loads((DATA / "reference.json").read_text())

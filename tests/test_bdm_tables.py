@@ -21,7 +21,7 @@ from bdm.tables import (
     pybdm_data_dir,
     safe_load_pickle,
 )
-from theory.cli_support import InputError
+from theory.base.errors import InputError
 
 
 @pytest.fixture(scope="module", autouse=True)

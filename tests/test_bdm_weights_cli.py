@@ -15,7 +15,7 @@ from safetensors.numpy import save_file
 from bdm import BDM, Correlated
 from bdm.cli import main
 from bdm.weights import as_matrix, k_bdm, load_tensors, median_symbols, quartile_symbols
-from theory.cli_support import InputError
+from theory.base.errors import InputError
 
 
 @settings(max_examples=50, deadline=None)

@@ -31,7 +31,7 @@ from sfm.task import (
     spectrum,
     target_table,
 )
-from theory.cli_support import InputError
+from theory.base.errors import InputError
 
 EPS = np.finfo(float).eps
 SMALL_PRIMES = [3, 5, 7, 11, 13, 31]

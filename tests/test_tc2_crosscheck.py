@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pytest
 
-from theory.outputs import read_json
+from theory.base.io import read_json
 from transformer_check.crosscheck import (
     Thresholds,
     crossing_time,

@@ -10,7 +10,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from theory.cli_support import InputError
+from theory.base.errors import InputError
 from theory.rlct import rrr_rlct
 from transformer_check.measures.llc import (
     SGLDConfig,

@@ -11,7 +11,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from theory.cli_support import InputError
+from theory.base.errors import InputError
 from transformer_check.data import TaskConfig, make_dataset
 from transformer_check.measures.circuit import circuit_measure, local_circuit_complexity
 from transformer_check.measures.lmn import (

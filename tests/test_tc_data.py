@@ -7,7 +7,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from theory.cli_support import InputError
+from theory.base.errors import InputError
 from transformer_check.data import TaskConfig, make_dataset
 
 PRIMES = [3, 5, 7, 11, 13, 23, 31]

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from theory.cli_support import InputError
+from theory.base.errors import InputError
 from transformer_check.batched import train_seeds
 from transformer_check.checkpoint import load_checkpoint, save_checkpoint
 from transformer_check.cli import main

@@ -8,9 +8,9 @@ import sys
 import numpy as np
 import pytest
 
+from theory.base.errors import InputError, check_int, check_odd_prime, check_range
+from theory.base.io import atomic_write_text, read_json, write_csv, write_json
 from theory.cli import main
-from theory.cli_support import InputError, check_int, check_odd_prime, check_range
-from theory.outputs import atomic_write_text, read_json, write_csv, write_json
 
 
 def test_report_writes_every_artefact(tmp_path, capsys):

@@ -9,7 +9,7 @@ import scipy.special
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from theory.cli_support import InputError
+from theory.base.errors import InputError
 from theory.crossover import (
     ACCURATE,
     SIMPLE,

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from theory.cli_support import InputError
+from theory.base.errors import InputError
 from theory.rlct import lambda_gen, lambda_mem, rrr_rlct, sfm_rlct
 
 

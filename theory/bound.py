@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from theory.cli_support import InputError, check_positive, check_range
+from theory.base.errors import InputError, check_positive, check_range
 
 __all__ = ["GeneralisationBound", "generalisation_bound"]
 

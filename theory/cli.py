@@ -9,20 +9,12 @@ from dataclasses import asdict
 
 import numpy as np
 
-from theory.cli_support import (
-    InputError,
-    OccamArgumentParser,
-    add_out_argument,
-    arg_type,
-    check_int,
-    check_odd_prime,
-    check_positive,
-    check_range,
-    run_cli,
-)
+from theory.base.cli import OccamArgumentParser, add_out_argument, arg_type, run_cli
+from theory.base.errors import InputError, check_int, check_odd_prime, check_positive, check_range
+from theory.base.io import save_figure, write_csv, write_json
+from theory.base.provenance import run_metadata
 from theory.crossover import crossover_n
 from theory.diagram import crossover_grid, plot_crossover_grid
-from theory.outputs import run_metadata, save_figure, write_csv, write_json
 from theory.report import (
     ReportConfig,
     crossover_summary,

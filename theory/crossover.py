@@ -17,7 +17,7 @@ import scipy.optimize
 import scipy.special
 import sympy
 
-from theory.cli_support import InputError, check_finite, check_odd_prime, check_positive
+from theory.base.errors import InputError, check_finite, check_odd_prime, check_positive
 from theory.free_energy import free_energy_gap
 
 __all__ = [

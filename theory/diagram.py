@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.special
 
-from theory.cli_support import InputError, check_odd_prime
+from theory.base.errors import InputError, check_odd_prime
 
 __all__ = ["CrossoverGrid", "crossover_grid", "plot_crossover_grid"]
 

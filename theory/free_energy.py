@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from theory.cli_support import InputError
+from theory.base.errors import InputError
 
 __all__ = ["free_energy", "free_energy_gap"]
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import math
 
-from theory.cli_support import InputError, check_odd_prime, check_positive, check_range
+from theory.base.errors import InputError, check_odd_prime, check_positive, check_range
+from theory.base.modular import GATE_CONVENTIONS
 
 __all__ = ["l0_prox_threshold", "occam_gate_threshold", "CONVENTIONS"]
 
-CONVENTIONS = ("prox", "paper")
+CONVENTIONS = GATE_CONVENTIONS
 
 
 def l0_prox_threshold(c: float, mu: float) -> float:

@@ -9,7 +9,7 @@ import math
 import numpy as np
 from numpy.typing import ArrayLike
 
-from theory.cli_support import InputError, check_int, check_odd_prime
+from theory.base.errors import InputError, check_int, check_odd_prime
 
 __all__ = [
     "hermitian_orbits",

@@ -9,8 +9,10 @@ import mpmath
 import numpy as np
 import sympy
 
+from theory.base.errors import check_odd_prime, check_positive, check_range
+from theory.base.io import save_figure, write_csv, write_json
+from theory.base.provenance import run_metadata
 from theory.bound import generalisation_bound
-from theory.cli_support import check_odd_prime, check_positive, check_range
 from theory.crossover import (
     Crossover,
     lambert_roots_mpmath,
@@ -23,7 +25,6 @@ from theory.diagram import crossover_grid, plot_crossover_grid
 from theory.free_energy import free_energy_gap
 from theory.gates import occam_gate_threshold
 from theory.kolmogorov import enumerative_code_bits, paper004_code_bits
-from theory.outputs import run_metadata, save_figure, write_csv, write_json
 from theory.rlct import lambda_gen, lambda_mem, rrr_rlct
 
 __all__ = ["ReportConfig", "solver_agreement", "crossover_summary", "write_report"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from theory.cli_support import InputError, check_int, check_odd_prime
+from theory.base.errors import InputError, check_int, check_odd_prime
 
 __all__ = ["sfm_rlct", "lambda_mem", "lambda_gen", "RRRRLCT", "rrr_rlct"]
 

@@ -25,8 +25,9 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call, vmap
 
-from theory.cli_support import InputError
-from theory.outputs import run_metadata, write_csv, write_json
+from theory.base.errors import InputError
+from theory.base.io import write_csv, write_json
+from theory.base.provenance import run_metadata
 from transformer_check.checkpoint import load_checkpoint, save_checkpoint
 from transformer_check.data import make_dataset
 from transformer_check.measures.basic import basic_metrics

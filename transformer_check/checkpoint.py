@@ -19,8 +19,8 @@ import torch
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
-from theory.cli_support import InputError
-from theory.outputs import atomic_write_bytes, read_json, write_json
+from theory.base.errors import InputError
+from theory.base.io import atomic_write_bytes, read_json, write_json
 
 __all__ = [
     "save_checkpoint",

@@ -28,8 +28,11 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from theory.cli_support import InputError, add_out_argument, arg_type, check_int
-from theory.outputs import run_metadata, write_csv, write_json
+from theory.base.cli import add_out_argument, arg_type
+from theory.base.errors import InputError, check_int
+from theory.base.io import write_csv, write_json
+from theory.base.modular import OPS
+from theory.base.provenance import run_metadata
 from transformer_check.train import ArchConfig
 
 __all__ = [
@@ -525,11 +528,11 @@ class CrosscheckConfig:
     sfm_steps: int = 3000
 
     def __post_init__(self) -> None:
-        from theory.cli_support import check_odd_prime, check_range
+        from theory.base.errors import check_odd_prime, check_range
 
         check_odd_prime("p", self.p)
         check_range("frac", self.frac, 0.0, 1.0, lo_open=True, hi_open=True)
-        if self.op not in ("+", "-", "*", "/"):
+        if self.op not in OPS:
             raise InputError(f"op: must be one of + - * /, got {self.op!r}")
         if self.steps is not None:
             check_int("steps", self.steps, lo=1)
@@ -873,7 +876,7 @@ def add_subparser(subparsers: argparse._SubParsersAction) -> None:
     )
     sp.add_argument("--preset", default="default", choices=sorted(PRESETS))
     sp.add_argument("--p", type=arg_type(check_int, lo=3), default=None, help="modulus (prime)")
-    sp.add_argument("--op", choices=["+", "-", "*", "/"], default=None)
+    sp.add_argument("--op", choices=OPS, default=None)
     sp.add_argument("--steps", type=arg_type(check_int, lo=1), default=None)
     sp.add_argument("--seed", type=arg_type(check_int, lo=0), default=None)
     sp.add_argument("--device", default=None, help="cpu, cuda or auto")

@@ -16,7 +16,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from theory.outputs import save_figure  # noqa: E402
+from theory.base.io import save_figure  # noqa: E402
 
 __all__ = ["plot_crosscheck", "normalise"]
 

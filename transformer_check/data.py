@@ -11,7 +11,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from theory.cli_support import InputError, check_odd_prime, check_range
+from theory.base.errors import InputError, check_odd_prime, check_range
+from theory.base.modular import OPS
 
 __all__ = [
     "OPS",
@@ -23,7 +24,6 @@ __all__ = [
     "make_dataset",
 ]
 
-OPS = ("+", "-", "*", "/")
 FORMATS = ("a b =", "a op b =")
 
 

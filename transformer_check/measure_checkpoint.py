@@ -8,7 +8,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from theory.outputs import run_metadata, save_figure, write_csv, write_json
+from theory.base.io import save_figure, write_csv, write_json
+from theory.base.provenance import run_metadata
 from transformer_check.measures import ALL_MEASURES, get_measure
 from transformer_check.measures.basic import basic_metrics
 from transformer_check.measures.fourier import frequency_energy

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from theory.cli_support import InputError
+from theory.base.errors import InputError
 
 __all__ = ["ArchConfig", "ModelConfig", "Attention", "MLP", "Block", "Transformer"]
 

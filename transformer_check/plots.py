@@ -12,7 +12,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from theory.outputs import save_figure  # noqa: E402
+from theory.base.io import save_figure  # noqa: E402
 
 __all__ = ["PANELS", "plot_run"]
 

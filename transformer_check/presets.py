@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from theory.cli_support import InputError
+from theory.base.errors import InputError
 from transformer_check.data import TaskConfig
 from transformer_check.train import ArchConfig, TrainConfig
 

@@ -24,8 +24,9 @@ import torch
 import torch.nn.functional as F
 from torch.func import functional_call
 
-from theory.cli_support import InputError
-from theory.outputs import run_metadata, write_csv, write_json
+from theory.base.errors import InputError
+from theory.base.io import write_csv, write_json
+from theory.base.provenance import run_metadata
 from transformer_check.checkpoint import (
     load_checkpoint,
     optimizer_from_tensors,

@@ -22,7 +22,7 @@ ALL_MEASURES = BUILTIN_MEASURES + PROGRESS_MEASURES
 
 def get_measure(name: str, **options: Any) -> MeasureFn:
     """The built-in measure ``name`` (imported lazily so a missing optional part fails late)."""
-    from theory.cli_support import InputError
+    from theory.base.errors import InputError
 
     if name == "spectral":
         from transformer_check.measures.spectral import spectral_measures

@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from theory.cli_support import InputError
+from theory.base.errors import InputError
 
 __all__ = ["local_circuit_complexity", "circuit_measure"]
 

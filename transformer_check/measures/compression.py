@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from theory.cli_support import InputError
+from theory.base.errors import InputError
 
 __all__ = [
     "bz2_size",

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from theory.cli_support import InputError
+from theory.base.errors import InputError
 
 __all__ = [
     "N_INTERP",

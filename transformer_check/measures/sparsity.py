@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 import torch
 from torch import Tensor, nn
 
-from theory.cli_support import InputError
+from theory.base.errors import InputError
 
 __all__ = ["activation_sparsity", "sparsity_measure", "mlp_hidden_activations"]
 

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 import torch
 from torch import Tensor, nn
 
-from theory.cli_support import InputError
+from theory.base.errors import InputError
 
 __all__ = ["absolute_weight_entropy", "weight_entropy_measure"]
 

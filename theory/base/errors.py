@@ -1,45 +1,30 @@
-"""The command-line convention shared by every ``python -m <package>`` (README, "CLI").
+"""Errors and validators shared by every occam package (docs/architecture.md, "base").
 
-Bad input is reported as one line naming the argument, the allowed range and what to do, with
-exit code 2; library functions raise :class:`InputError` with the same kind of message.
+Bad input is reported as one line naming the argument, the allowed range and what to do; library
+functions raise :class:`InputError` with that message and every CLI turns it into exit code 2.
 """
 
 from __future__ import annotations
 
-import argparse
 import math
-import sys
-from collections.abc import Callable, Sequence
-from pathlib import Path
-from typing import Any, NoReturn
+from collections.abc import Sequence
+from typing import Any
+
+from theory.base.modular import is_prime
 
 __all__ = [
     "InputError",
-    "OccamArgumentParser",
-    "add_out_argument",
-    "run_cli",
-    "is_prime",
     "check_finite",
     "check_positive",
     "check_range",
-    "check_odd_prime",
     "check_int",
-    "arg_type",
+    "check_odd_prime",
+    "check_choice",
 ]
 
 
 class InputError(ValueError):
     """Invalid user input; the message says which argument, what range, and what to do."""
-
-
-def is_prime(n: int) -> bool:
-    """Deterministic trial division (inputs here are small moduli)."""
-    if n < 2:
-        return False
-    if n % 2 == 0:
-        return n == 2
-    r = math.isqrt(n)
-    return all(n % d for d in range(3, r + 1, 2))
 
 
 def check_finite(name: str, x: Any) -> float:
@@ -117,52 +102,9 @@ def check_odd_prime(name: str, p: Any) -> int:
     return v
 
 
-def arg_type(check: Callable[..., Any], *args: Any, **kwargs: Any) -> Callable[[str], Any]:
-    """Turn a ``check_*(name, value, ...)`` validator into an argparse ``type=``."""
-
-    def convert(text: str) -> Any:
-        try:
-            return check("value", text, *args, **kwargs)
-        except InputError as exc:
-            # argparse prefixes "argument --name:"; drop our generic "value:" prefix.
-            raise argparse.ArgumentTypeError(str(exc).removeprefix("value: ")) from None
-
-    convert.__name__ = getattr(check, "__name__", "value").removeprefix("check_")
-    return convert
-
-
-class OccamArgumentParser(argparse.ArgumentParser):
-    """argparse with a one-line error (argument, range, remedy) and exit code 2."""
-
-    def error(self, message: str) -> NoReturn:
-        sys.stderr.write(f"{self.prog}: error: {message} (see {self.prog} --help)\n")
-        raise SystemExit(2)
-
-
-def add_out_argument(parser: argparse.ArgumentParser, default: str) -> None:
-    """Every subcommand takes ``--out DIR``: the run directory its files go into."""
-    parser.add_argument(
-        "--out", type=Path, default=Path(default), help=f"output directory (default: {default})"
-    )
-
-
-def run_cli(build_parser: Callable[[], argparse.ArgumentParser], argv: Sequence[str] | None) -> int:
-    """Parse ``argv`` and call the chosen subcommand's ``func(args)``.
-
-    :class:`InputError` raised by the library becomes one line on stderr and exit code 2.
-    """
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    func = getattr(args, "func", None)
-    if func is None:
-        parser.print_help()
-        return 2
-    try:
-        rc = func(args)
-    except InputError as exc:
-        sys.stderr.write(f"{parser.prog}: error: {exc}\n")
-        return 2
-    except KeyboardInterrupt:
-        sys.stderr.write(f"{parser.prog}: interrupted; finished results are kept\n")
-        return 130
-    return int(rc or 0)
+def check_choice(name: str, x: Any, choices: Sequence[Any]) -> Any:
+    """``x`` if it is one of ``choices``, else an :class:`InputError` listing them."""
+    if x not in choices:
+        listed = ", ".join(str(c) for c in choices)
+        raise InputError(f"{name}: must be one of {listed}, got {x!r}")
+    return x

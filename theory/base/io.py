@@ -1,4 +1,4 @@
-"""Run directories and atomic output files shared by every occam command (SPEC §5).
+"""Atomic output files shared by every occam command (definitions §5).
 
 Every file is written to a temporary sibling and renamed into place, so a killed run never
 leaves a half-written result behind.
@@ -11,9 +11,6 @@ import dataclasses
 import io
 import json
 import os
-import platform
-import subprocess
-import sys
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -28,8 +25,6 @@ __all__ = [
     "read_json",
     "write_csv",
     "save_figure",
-    "run_metadata",
-    "git_hash",
     "to_jsonable",
 ]
 
@@ -134,44 +129,3 @@ def save_figure(fig: Any, path_stem: str | os.PathLike, dpi: int = 150) -> list[
         out.append(atomic_write_bytes(stem.with_suffix(f".{ext}"), buf.getvalue()))
     plt.close(fig)
     return out
-
-
-def git_hash(start: str | os.PathLike | None = None) -> str | None:
-    """The HEAD commit of the git checkout holding this package, or ``None`` outside one."""
-    where = Path(start) if start is not None else Path(__file__).resolve().parent
-    try:
-        res = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=where,
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return res.stdout.strip() or None if res.returncode == 0 else None
-
-
-def run_metadata(
-    command: str, config: Any = None, seed: int | None = None, extra: Mapping | None = None
-) -> dict[str, Any]:
-    """Provenance block every JSON output carries (SPEC §5): versions, seed, config, git hash."""
-    from importlib import metadata
-
-    versions = {"python": sys.version.split()[0], "platform": platform.platform()}
-    for pkg in ("occam", "numpy", "scipy", "sympy", "mpmath", "torch", "numba"):
-        try:
-            versions[pkg] = metadata.version(pkg)
-        except metadata.PackageNotFoundError:
-            continue
-    meta = {
-        "command": command,
-        "versions": versions,
-        "git_hash": git_hash(),
-        "seed": seed,
-        "config": to_jsonable(config) if config is not None else None,
-    }
-    if extra:
-        meta.update(to_jsonable(dict(extra)))
-    return meta

@@ -1,0 +1,203 @@
+"""The command-line convention shared by every ``python -m <package>`` (docs/architecture.md).
+
+Bad input is reported as one line naming the argument, the allowed range and what to do, with
+exit code 2; library functions raise :class:`InputError` with the same kind of message.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import sys
+import typing
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NoReturn
+
+from theory.base.configs import _strip_optional, field_types
+from theory.base.errors import InputError, check_finite, check_int
+
+__all__ = [
+    "OccamArgumentParser",
+    "add_out_argument",
+    "run_cli",
+    "arg_type",
+    "FlagSpec",
+    "add_config_flags",
+    "overrides_from_args",
+    "add_config_file_argument",
+]
+
+
+def arg_type(check: Callable[..., Any], *args: Any, **kwargs: Any) -> Callable[[str], Any]:
+    """Turn a ``check_*(name, value, ...)`` validator into an argparse ``type=``."""
+
+    def convert(text: str) -> Any:
+        try:
+            return check("value", text, *args, **kwargs)
+        except InputError as exc:
+            # argparse prefixes "argument --name:"; drop our generic "value:" prefix.
+            raise argparse.ArgumentTypeError(str(exc).removeprefix("value: ")) from None
+
+    convert.__name__ = getattr(check, "__name__", "value").removeprefix("check_")
+    return convert
+
+
+class OccamArgumentParser(argparse.ArgumentParser):
+    """argparse with a one-line error (argument, range, remedy) and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        sys.stderr.write(f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        raise SystemExit(2)
+
+
+def add_out_argument(parser: argparse.ArgumentParser, default: str) -> None:
+    """Every subcommand takes ``--out DIR``: the run directory its files go into."""
+    parser.add_argument(
+        "--out", type=Path, default=Path(default), help=f"output directory (default: {default})"
+    )
+
+
+def run_cli(build_parser: Callable[[], argparse.ArgumentParser], argv: Sequence[str] | None) -> int:
+    """Parse ``argv`` and call the chosen subcommand's ``func(args)``.
+
+    :class:`InputError` raised by the library becomes one line on stderr and exit code 2.
+    """
+    # A CLI draws figures into files only: no window, whatever the user's default backend.
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func = getattr(args, "func", None)
+    if func is None:
+        parser.print_help()
+        return 2
+    try:
+        rc = func(args)
+    except InputError as exc:
+        sys.stderr.write(f"{parser.prog}: error: {exc}\n")
+        return 2
+    except KeyboardInterrupt:
+        sys.stderr.write(f"{parser.prog}: interrupted; finished results are kept\n")
+        return 130
+    return int(rc or 0)
+
+
+# --------------------------------------------------------------------------------------------
+# Flags generated from a configuration dataclass
+
+
+@dataclass(frozen=True)
+class FlagSpec:
+    """How one config field appears on the command line.
+
+    ``flag``: its name when it is not ``--<leaf-name-with-dashes>``; ``help``: the help text;
+    ``choices``: allowed values; ``check``: an ``arg_type`` converter replacing the one derived
+    from the field's type; ``skip``: no flag (the command sets the field itself).
+    """
+
+    flag: str | None = None
+    help: str = ""
+    choices: Sequence[Any] | None = None
+    check: Callable[[str], Any] | None = None
+    skip: bool = False
+
+
+def _leaves(cls: type, prefix: str = "") -> list[tuple[str, Any]]:
+    out: list[tuple[str, Any]] = []
+    for name, tp in field_types(cls).items():
+        inner = _strip_optional(tp)
+        if dataclasses.is_dataclass(inner):
+            out.extend(_leaves(inner, f"{prefix}{name}."))
+        else:
+            out.append((f"{prefix}{name}", tp))
+    return out
+
+
+def _scalar_type(tp: Any) -> Callable[[str], Any] | None:
+    if tp is int:
+        return arg_type(check_int)
+    if tp is float:
+        return arg_type(check_finite)
+    if tp is str:
+        return str
+    return None
+
+
+def _default_of(default: Any, path: str) -> Any:
+    for part in path.split("."):
+        default = getattr(default, part, None)
+    return default
+
+
+def add_config_flags(
+    parser: argparse.ArgumentParser,
+    cls: type,
+    specs: Mapping[str, FlagSpec] | None = None,
+    *,
+    defaults: Any = None,
+) -> dict[str, str]:
+    """One flag per leaf field of the (nested) dataclass ``cls``; returns ``{dest: path}``.
+
+    A field ``task.frac`` becomes ``--frac`` unless ``specs["task.frac"]`` renames it. Flags
+    default to ``None`` ("not given") so a preset's or ``--config`` file's value stands;
+    ``defaults`` (a ``cls`` instance) is quoted in the help. Two leaves with one flag name, or a
+    field type with no command-line form and no spec, are programming errors raised here.
+    """
+    specs = dict(specs or {})
+    unknown = set(specs) - {p for p, _ in _leaves(cls)}
+    if unknown:
+        raise TypeError(f"{cls.__name__}: flag specs for unknown fields {sorted(unknown)}")
+    dests: dict[str, str] = {}
+    for path, tp in _leaves(cls):
+        spec = specs.get(path, FlagSpec())
+        if spec.skip:
+            continue
+        flag = spec.flag or "--" + path.rsplit(".", 1)[-1].replace("_", "-")
+        dest = "cfg__" + path.replace(".", "__")
+        if flag in {a for act in parser._actions for a in act.option_strings}:
+            raise TypeError(f"{cls.__name__}.{path}: flag {flag} is taken; give a FlagSpec")
+        kw: dict[str, Any] = {"dest": dest, "default": None, "help": spec.help or path}
+        if defaults is not None:
+            kw["help"] += f" (default: {_default_of(defaults, path)})"
+        inner = _strip_optional(tp)
+        origin = typing.get_origin(inner)
+        if inner is bool:
+            kw["action"] = argparse.BooleanOptionalAction
+        elif origin is tuple:
+            args = typing.get_args(inner)
+            elem = args[0] if args else str
+            kw["nargs"] = "*" if (len(args) == 2 and args[1] is Ellipsis) else len(args)
+            kw["type"] = spec.check or _scalar_type(elem)
+        else:
+            kw["type"] = spec.check or _scalar_type(inner)
+        if kw.get("type") is None and "action" not in kw:
+            raise TypeError(f"{cls.__name__}.{path}: type {tp} needs a FlagSpec(check=...)")
+        if spec.choices is not None:
+            kw["choices"] = list(spec.choices)
+        parser.add_argument(flag, **kw)
+        dests[dest] = path
+    return dests
+
+
+def overrides_from_args(args: argparse.Namespace, dests: Mapping[str, str]) -> dict[str, Any]:
+    """``{path: value}`` for the generated flags the user gave (lists become tuples)."""
+    out: dict[str, Any] = {}
+    for dest, path in dests.items():
+        value = getattr(args, dest, None)
+        if value is not None:
+            out[path] = tuple(value) if isinstance(value, list) else value
+    return out
+
+
+def add_config_file_argument(parser: argparse.ArgumentParser) -> None:
+    """``--config FILE``: start from the configuration a run wrote into its JSON."""
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="a run's JSON (summary.json, crosscheck.json, ...) or a bare config: rerun exactly "
+        "that configuration; flags given as well override it",
+    )

@@ -1,0 +1,60 @@
+"""Facts of modular arithmetic that every leg uses, written once (definitions §1.1, §1.3).
+
+The four operations, primality of the modulus, the smallest primitive root (the generator behind
+the discrete-log basis of ``*`` and ``/``) and the two conventions of the Occam-gate threshold.
+"""
+
+from __future__ import annotations
+
+import math
+
+__all__ = ["OPS", "GATE_CONVENTIONS", "is_prime", "primitive_root", "apply_op_int"]
+
+#: The binary operations of the task ``a op b mod p`` (definitions §1.1).
+OPS: tuple[str, ...] = ("+", "-", "*", "/")
+
+#: Gate-threshold conventions (definitions §1.7): ``prox`` is the l0 proximal map under the
+#: ``eta / p^2`` drift; ``paper`` is paper 004's ``sqrt(2 beta ln n / n)`` under its ``1/n`` drift.
+GATE_CONVENTIONS: tuple[str, ...] = ("prox", "paper")
+
+
+def is_prime(n: int) -> bool:
+    """Deterministic trial division (inputs here are small moduli)."""
+    if n < 2:
+        return False
+    if n % 2 == 0:
+        return n == 2
+    r = math.isqrt(n)
+    return all(n % d for d in range(3, r + 1, 2))
+
+
+def primitive_root(p: int) -> int:
+    """Smallest primitive root of the odd prime ``p`` (generator of Z_p^*, definitions §1.3)."""
+    order = p - 1
+    factors = []
+    m, d = order, 2
+    while d * d <= m:
+        if m % d == 0:
+            factors.append(d)
+            while m % d == 0:
+                m //= d
+        d += 1
+    if m > 1:
+        factors.append(m)
+    for r in range(2, p):
+        if all(pow(r, order // q, p) != 1 for q in factors):
+            return r
+    raise ValueError(f"p={p} has no primitive root; p must be an odd prime")
+
+
+def apply_op_int(a: int, b: int, op: str, p: int) -> int:
+    """``a op b mod p`` for one pair; ``/`` multiplies by the inverse of ``b != 0`` (Fermat)."""
+    if op == "+":
+        return (a + b) % p
+    if op == "-":
+        return (a - b) % p
+    if op == "*":
+        return (a * b) % p
+    if op == "/":
+        return (a * pow(b, p - 2, p)) % p
+    raise ValueError(f"op: must be one of {' '.join(OPS)}, got {op!r}")

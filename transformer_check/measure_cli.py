@@ -1,0 +1,53 @@
+"""``python -m transformer_check measure``: every complexity measure of one checkpoint."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from theory.base.cli import add_out_argument, arg_type
+from theory.base.errors import check_int, check_positive
+from transformer_check.cli_common import add_threads_argument, set_threads
+
+__all__ = ["add_subparser"]
+
+
+def add_subparser(sub: argparse._SubParsersAction) -> None:
+    from transformer_check.measures import ALL_MEASURES
+
+    p = sub.add_parser(
+        "measure",
+        help="compute every complexity measure of one checkpoint",
+        description="Loads CHECKPOINT (.json/.safetensors pair; nothing is unpickled) and writes "
+        "measures.json, measures.csv and spectra.png/.svg into --out.",
+    )
+    p.add_argument("checkpoint", type=Path, help="checkpoint stem, .json or .safetensors")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="cpu")
+    p.add_argument("--measures", nargs="*", choices=ALL_MEASURES, default=list(ALL_MEASURES))
+    p.add_argument("--coarse-eps", type=arg_type(check_positive), default=None)
+    p.add_argument("--coarse-budget", type=arg_type(check_int, 2), default=None)
+    add_threads_argument(p)
+    add_out_argument(p, "runs/transformer_check-measure")
+    p.set_defaults(func=_cmd_measure)
+
+
+def _cmd_measure(args: argparse.Namespace) -> int:
+    set_threads(args)
+    from transformer_check.measure_checkpoint import measure_checkpoint
+
+    out = measure_checkpoint(
+        args.checkpoint,
+        args.out,
+        device=args.device,
+        measures=tuple(args.measures),
+        coarse_eps=args.coarse_eps,
+        coarse_budget=args.coarse_budget,
+    )
+    vals = out["measures"]
+    keys = ["train_acc", "test_acc", "coarse_bytes", "coarse_ratio", "H_svd_mean", "bdm_bits"]
+    keys += ["act_sparsity", "weight_entropy", "circuit_complexity", "lmn", "cms_max", "llc"]
+    print(
+        f"{args.out}: step {out['step']}  "
+        + "  ".join(f"{k}={vals[k]:.4g}" for k in keys if isinstance(vals.get(k), float))
+    )
+    return 0
