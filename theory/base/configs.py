@@ -90,13 +90,14 @@ def config_from_dict(cls: type[C], data: Mapping[str, Any], *, where: str = "con
         raise InputError(f"{where}: {exc}") from None
 
 
-def replace_path(cfg: C, path: str, value: Any) -> C:
+def replace_path(cfg: C, path: str, value: Any, *, _full: str | None = None) -> C:
     """``cfg`` with the (dotted) field ``path`` replaced, nested configs rebuilt on the way."""
     head, _, rest = path.partition(".")
-    if head not in {f.name for f in dataclasses.fields(cfg)}:
-        raise InputError(f"{path}: {type(cfg).__name__} has no field {head!r}")
+    full = _full or path
+    if not dataclasses.is_dataclass(cfg) or head not in {f.name for f in dataclasses.fields(cfg)}:
+        raise InputError(f"{full}: {type(cfg).__name__} has no field {head!r}")
     if rest:
-        value = replace_path(getattr(cfg, head), rest, value)
+        value = replace_path(getattr(cfg, head), rest, value, _full=full)
     return dataclasses.replace(cfg, **{head: value})
 
 
