@@ -7,6 +7,7 @@ import math
 import re
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -16,7 +17,10 @@ from theory.base.io import save_figure, write_csv, write_json
 from theory.base.provenance import run_metadata
 
 from .partition import BlockGroup, parse_partition
-from .weights import as_matrix, bdm_for, k_bdm, load_tensors, to_symbols
+from .weights import KBDMResult, as_matrix, bdm_for, k_bdm, load_tensors, to_symbols
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 _side = arg_type(check_int, lo=1, hi=12)
 _nsym = arg_type(check_int, lo=2, hi=9)
@@ -57,17 +61,8 @@ def _fmt(x: float | None, spec: str) -> str:
     return format(x, spec)
 
 
-def _cmd_measure(args: argparse.Namespace) -> int:
-    tensors = load_tensors(args.file)
-    nsym = _nsymbols(args)
-    res = k_bdm(
-        tensors,
-        mapping=args.map,
-        layout=args.layout,
-        nsymbols=nsym,
-        side=args.block,
-        partition=args.partition,
-    )
+def _measure_rows(res: KBDMResult) -> list[dict]:
+    """One row per tensor: its BDM, NBDM, block entropy, or why it was skipped."""
     rows = []
     for t in res.tensors:
         r = t.result
@@ -83,10 +78,14 @@ def _cmd_measure(args: argparse.Namespace) -> int:
                 "note": t.skipped or (r.nbdm_note if r is not None else None),
             }
         )
+    return rows
+
+
+def _print_measure_table(res: KBDMResult, rows: list[dict], partition: object) -> None:
     width = max(8, *(len(r["tensor"]) for r in rows))
     head = f"{'tensor':<{width}}  {'shape':>12}  {'blocks':>8}  {'BDM (bits)':>14}  "
     head += f"{'NBDM':>7}  {'entropy':>8}  {'missing':>7}"
-    print(f"{res.table}, {res.layout} layout, {res.mapping} mapping, partition {args.partition!r}")
+    print(f"{res.table}, {res.layout} layout, {res.mapping} mapping, partition {partition!r}")
     print(head)
     for r in rows:
         line = f"{r['tensor']:<{width}}  {r['shape']:>12}  {_fmt(r['blocks'], '>8')}  "
@@ -99,6 +98,20 @@ def _cmd_measure(args: argparse.Namespace) -> int:
     line = f"{'K_BDM':<{width}}  {'(total)':>12}  {n_all:>8}  {res.total_bdm:>14.3f}  "
     line += f"{_fmt(res.total_nbdm, '>7.4f')}  {res.pooled_entropy:>8.4f}"
     print(line + ("" if res.total_nbdm_note is None else f"  ({res.total_nbdm_note})"))
+
+
+def _cmd_measure(args: argparse.Namespace) -> int:
+    tensors = load_tensors(args.file)
+    res = k_bdm(
+        tensors,
+        mapping=args.map,
+        layout=args.layout,
+        nsymbols=_nsymbols(args),
+        side=args.block,
+        partition=args.partition,
+    )
+    rows = _measure_rows(res)
+    _print_measure_table(res, rows, args.partition)
     out: Path = args.out
     write_json(
         out / "bdm_measure.json",
@@ -113,15 +126,13 @@ def _cmd_measure(args: argparse.Namespace) -> int:
         },
     )
     write_csv(out / "bdm_measure.csv", rows)
-    _plot_measure(rows, res.table, out / "bdm_measure")
+    save_figure(measure_figure(rows, res.table), out / "bdm_measure")
     print(f"wrote {out / 'bdm_measure.json'}, .csv, .png, .svg")
     return 0
 
 
-def _plot_measure(rows: list[dict], table: str, stem: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
+def measure_figure(rows: list[dict], table: str) -> Figure:
+    """BDM per block of each measured tensor, NBDM annotated (``bdm_measure.png``)."""
     import matplotlib.pyplot as plt
 
     done = [r for r in rows if r["bdm_bits"] is not None]
@@ -137,7 +148,7 @@ def _plot_measure(rows: list[dict], table: str, stem: Path) -> None:
                 f"NBDM {r['nbdm']:.2f}", (i, per_block[i]), ha="center", va="bottom", fontsize=7
             )
     ax.grid(axis="y", alpha=0.3)
-    save_figure(fig, stem)
+    return fig
 
 
 def _block_grid(group: BlockGroup, values: np.ndarray, matrix_shape: tuple[int, int], layout: str):
@@ -155,12 +166,20 @@ def _block_grid(group: BlockGroup, values: np.ndarray, matrix_shape: tuple[int, 
     return np.concatenate([values, np.full(pad, np.nan)]).reshape(-1, width)
 
 
-def _cmd_blocks(args: argparse.Namespace) -> int:
-    import matplotlib
-
-    matplotlib.use("Agg")
+def blocks_figure(grid: np.ndarray, name: str, block: str, table: str, layout: str) -> Figure:
+    """Heatmap of each block's CTM on the grid of block origins (``blocks_<tensor>.png``)."""
     import matplotlib.pyplot as plt
 
+    fig, ax = plt.subplots(figsize=(7, 5))
+    im = ax.imshow(grid, cmap="magma", interpolation="nearest", aspect="auto")
+    fig.colorbar(im, ax=ax, label="CTM of block (bits)")
+    ax.set_title(f"{name}: per-block CTM, {block} blocks ({table})")
+    ax.set_xlabel("block column" if layout == "2d" else "block index within row")
+    ax.set_ylabel("block row")
+    return fig
+
+
+def _cmd_blocks(args: argparse.Namespace) -> int:
     tensors = load_tensors(args.file)
     if args.tensor:
         missing = [n for n in args.tensor if n not in tensors]
@@ -184,15 +203,9 @@ def _cmd_blocks(args: argparse.Namespace) -> int:
         g = max(groups, key=lambda gr: math.prod(gr.shape))
         ctm, found = bdm.table.lookup_raw(g.shape, g.codes)
         grid = _block_grid(g, ctm, mat.shape, args.layout)
-        fig, ax = plt.subplots(figsize=(7, 5))
-        im = ax.imshow(grid, cmap="magma", interpolation="nearest", aspect="auto")
-        fig.colorbar(im, ax=ax, label="CTM of block (bits)")
         block = "x".join(map(str, g.shape))
-        ax.set_title(f"{name}: per-block CTM, {block} blocks ({bdm.table.name})")
-        ax.set_xlabel("block column" if args.layout == "2d" else "block index within row")
-        ax.set_ylabel("block row")
         stem = args.out / f"blocks_{re.sub(r'[^A-Za-z0-9_-]+', '_', name)}"
-        save_figure(fig, stem)
+        save_figure(blocks_figure(grid, name, block, bdm.table.name, args.layout), stem)
         written += 1
         summary.append(
             {

@@ -7,7 +7,6 @@ That integer is the same as pybdm's string key read in base ``b``: equal strings
 
 from __future__ import annotations
 
-import math
 from functools import cache
 
 import numba
@@ -173,12 +172,6 @@ def n_normalised_blocks(length: int, base: int) -> int:
     """Distinct normalised blocks of ``length`` cells over ``base`` symbols: sum_k S(L, k), k <= b."""
     row = _stirling2_row(int(length))
     return int(sum(row[k] for k in range(1, min(base, length) + 1)))
-
-
-def n_raw_blocks_per_key(nsym: np.ndarray, base: int) -> np.ndarray:
-    """Raw blocks normalising to a key with ``k`` distinct symbols: ``b! / (b - k)!``."""
-    fact = np.array([math.perm(base, k) for k in range(base + 1)], dtype=np.int64)
-    return fact[np.asarray(nsym, dtype=np.int64)]
 
 
 @numba.njit(cache=True)

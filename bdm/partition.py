@@ -186,14 +186,3 @@ def _merge(groups: list[BlockGroup]) -> list[BlockGroup]:
         orig = None if gs[0].origins is None else np.concatenate([g.origins for g in gs])
         out.append(BlockGroup(shape, codes, orig))
     return out
-
-
-def tile_shapes(x_shape: tuple[int, ...], side: int) -> list[tuple[int, ...]]:
-    """Shapes of the first-level tiles, partial ones included (pybdm ``iter_part_shapes``)."""
-    if len(x_shape) == 1:
-        return [(min(side, x_shape[0] - s),) for s in range(0, x_shape[0], side)]
-    return [
-        (min(side, x_shape[0] - r), min(side, x_shape[1] - c))
-        for r in range(0, x_shape[0], side)
-        for c in range(0, x_shape[1], side)
-    ]

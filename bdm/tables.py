@@ -148,13 +148,6 @@ class ShapeTable:
         """CTM given to a block absent from the table: max CTM of the shape + 1 (SPEC §3.2)."""
         return self.max_ctm + 1.0
 
-    @property
-    def n_normalised(self) -> int:
-        """Number of distinct normalised blocks of this shape over the full alphabet."""
-        from .encoding import n_normalised_blocks
-
-        return n_normalised_blocks(self.length, self.nsymbols)
-
     def lookup(self, norm_codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """CTM of normalised codes and a mask of those found; missing ones get ``missing_ctm``."""
         norm_codes = np.asarray(norm_codes, dtype=np.int64)

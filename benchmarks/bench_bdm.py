@@ -229,10 +229,8 @@ def compare(ours, theirs) -> float:
     return abs(ours - theirs) / abs(theirs) if theirs else abs(ours - theirs)
 
 
-def plot(result: dict, stem: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
+def figure(result: dict):
+    """Wall time per case, occam against pybdm (``bdm.png``)."""
     import matplotlib.pyplot as plt
 
     names = [c[0] for c in CASES]
@@ -259,10 +257,62 @@ def plot(result: dict, stem: Path) -> None:
     ax.set_xlim(right=ax.get_xlim()[1] * 3)
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False)
     ax.grid(axis="x", alpha=0.3, which="both")
-    save_figure(fig, stem)
+    return fig
+
+
+def time_pybdm(d: Path, pybdm_python: str | None, repeats: int) -> dict | None:
+    """Run the pybdm worker on the inputs in ``d`` in an interpreter that has pybdm, if any."""
+    py, how = find_pybdm_python(pybdm_python)
+    if not py:
+        return None
+    cfg = {"dir": str(d), "repeats": repeats, "cases": CASES}
+    t = time.perf_counter()
+    res = subprocess.run(
+        [py, "-c", WORKER, json.dumps(cfg)], capture_output=True, text=True, check=False
+    )
+    if res.returncode != 0:
+        raise SystemExit(f"pybdm worker failed:\n{res.stderr[-2000:]}")
+    theirs = json.loads(res.stdout)
+    theirs["interpreter"] = py
+    theirs["how"] = how
+    theirs["wall_seconds"] = time.perf_counter() - t
+    return theirs
+
+
+def print_summary(result: dict, weights: Path | None) -> None:
+    """Timings per case, table loads and the 4-symbol table's coverage, on the terminal."""
+    ours, theirs = result["occam"], result["pybdm"]
+    loads, cov = result["table_loads"], result["coverage_4symbol_len12"]
+    print(f"{'case':<28} {'occam s':>10} {'pybdm s':>10} {'ratio':>8} {'max diff':>10}")
+    for n, *_ in CASES:
+        o = ours["cases"][n]["seconds"]
+        if theirs:
+            p = theirs["cases"][n]["seconds"]
+            r, diff = result["ratios"][n], result["max_difference"][n]
+            print(f"{n:<28} {o:>10.4f} {p:>10.3f} {r:>8.0f} {diff:>10.2e}")
+        else:
+            print(f"{n:<28} {o:>10.4f}")
+    for name, t in loads.items():
+        print(
+            f"table {name:<12} cold {t['cold_convert_seconds']:.2f} s, "
+            f"cached {t['cached_load_seconds'] * 1e3:.0f} ms"
+        )
+    g = cov["gaussian_512x512_quartiles"]["found_fraction_by_count"]
+    print(
+        f"4-symbol length-12 table: {cov['raw_blocks_covered_fraction']:.1%} of raw blocks; "
+        f"found for {g:.1%} of Gaussian-weight blocks"
+        + (
+            f", {cov['weights_file']['found_fraction_by_count']:.1%} of {weights.name} blocks"
+            if "weights_file" in cov
+            else ""
+        )
+    )
 
 
 def main(argv=None) -> int:
+    import matplotlib
+
+    matplotlib.use("Agg")  # a script: figures go to files only
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--pybdm-python", default=None, help="interpreter with pybdm 0.1.0 installed")
     ap.add_argument("--repeats", type=int, default=7)
@@ -282,20 +332,7 @@ def main(argv=None) -> int:
         loads = table_loads(d / "cache-cold")
         ours = time_ours(d, args.repeats, d / "cache-cold")
         cov = coverage(args.weights, d / "cache-cold", args.weights_prefix)
-        py, how = find_pybdm_python(args.pybdm_python)
-        theirs = None
-        if py:
-            cfg = {"dir": str(d), "repeats": args.pybdm_repeats, "cases": CASES}
-            t = time.perf_counter()
-            res = subprocess.run(
-                [py, "-c", WORKER, json.dumps(cfg)], capture_output=True, text=True, check=False
-            )
-            if res.returncode != 0:
-                raise SystemExit(f"pybdm worker failed:\n{res.stderr[-2000:]}")
-            theirs = json.loads(res.stdout)
-            theirs["interpreter"] = py
-            theirs["how"] = how
-            theirs["wall_seconds"] = time.perf_counter() - t
+        theirs = time_pybdm(d, args.pybdm_python, args.pybdm_repeats)
     result = {
         "metadata": run_metadata(
             "python benchmarks/bench_bdm.py",
@@ -316,7 +353,7 @@ def main(argv=None) -> int:
         )
     else:
         result["pybdm_note"] = (
-            f"pybdm ran in a {how} ({theirs['interpreter']}, numpy {theirs['numpy']}) via "
+            f"pybdm ran in a {theirs['how']} ({theirs['interpreter']}, numpy {theirs['numpy']}) via "
             "subprocess, because it needs setuptools<82 and numpy<2"
         )
         result["ratios"] = {
@@ -334,31 +371,8 @@ def main(argv=None) -> int:
                 c["value"] = {"n": len(c["value"]), "sum": math.fsum(c["value"])}
     args.out.mkdir(parents=True, exist_ok=True)
     write_json(args.out / "bdm.json", result)
-    plot(result, args.out / "bdm")
-    print(f"{'case':<28} {'occam s':>10} {'pybdm s':>10} {'ratio':>8} {'max diff':>10}")
-    for n, *_ in CASES:
-        o = ours["cases"][n]["seconds"]
-        if theirs:
-            p = theirs["cases"][n]["seconds"]
-            r, diff = result["ratios"][n], result["max_difference"][n]
-            print(f"{n:<28} {o:>10.4f} {p:>10.3f} {r:>8.0f} {diff:>10.2e}")
-        else:
-            print(f"{n:<28} {o:>10.4f}")
-    for name, t in loads.items():
-        print(
-            f"table {name:<12} cold {t['cold_convert_seconds']:.2f} s, "
-            f"cached {t['cached_load_seconds'] * 1e3:.0f} ms"
-        )
-    g = cov["gaussian_512x512_quartiles"]["found_fraction_by_count"]
-    print(
-        f"4-symbol length-12 table: {cov['raw_blocks_covered_fraction']:.1%} of raw blocks; "
-        f"found for {g:.1%} of Gaussian-weight blocks"
-        + (
-            f", {cov['weights_file']['found_fraction_by_count']:.1%} of {args.weights.name} blocks"
-            if "weights_file" in cov
-            else ""
-        )
-    )
+    save_figure(figure(result), args.out / "bdm")
+    print_summary(result, args.weights)
     print(result["pybdm_note"])
     print(f"wrote {args.out / 'bdm.json'} and bdm.png/.svg")
     return 0

@@ -92,14 +92,8 @@ def peak_bytes(fn) -> int:
     return int(peak)
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="fewer repeats (smoke run)")
-    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
-    args = ap.parse_args(argv)
-    reps = 2 if args.quick else 5
-    f = 0.3
-    primes = (31, 97, 211)
+def kernel_vs_naive(primes: tuple[int, ...], f: float, reps: int) -> dict:
+    """Per-step time of the FFT kernel against the naive dense step, for each p."""
     kernel = {}
     for p in primes:
         n1, n2 = {31: (50, 550), 97: (20, 220), 211: (5, 45)}[p]
@@ -127,9 +121,12 @@ def main(argv=None) -> int:
         ROW_BLOCK_BYTES = saved
         kernel[97]["naive_block_estimate_seconds"] = blk["seconds"]
         kernel[97]["block_over_full"] = blk["seconds"] / kernel[97]["naive_step_seconds"]
+    return kernel
 
+
+def batched_vs_looped(f: float, reps: int, B: int) -> dict:
+    """``B`` seeds as one batch against a loop of single runs (set-up included)."""
     batch = {}
-    B = 16
     for p, steps in ((31, 400), (97, 150)):
         cfgs = [SFMConfig(p=p, f=f, steps=steps, log_every=steps, seed=s) for s in range(B)]
         simulate(cfgs[:1])
@@ -152,7 +149,11 @@ def main(argv=None) -> int:
             f"{t_loop / t_batch:.2f}x (2 FFT threads: {t_loop / t_batch_w2:.2f}x)",
             flush=True,
         )
+    return batch
 
+
+def memory_peaks(primes: tuple[int, ...], f: float, B: int, kernel: dict) -> dict:
+    """tracemalloc peaks of 1 and ``B`` seeds beside the dense design matrix's size."""
     memory = {}
     for p in primes:
         cfgs = [SFMConfig(p=p, f=f, steps=5, log_every=5, seed=s) for s in range(B)]
@@ -169,25 +170,11 @@ def main(argv=None) -> int:
             f"dense design matrix {n * 16 * p * p / 1e6:.0f} MB",
             flush=True,
         )
-
-    result = {
-        "metadata": run_metadata(
-            "python benchmarks/bench_sfm.py", {"f": f, "primes": primes, "B": B, "repeats": reps}
-        ),
-        "kernel_vs_naive": kernel,
-        "batched_vs_looped": batch,
-        "memory": memory,
-        "notes": __doc__,
-    }
-    write_json(args.out / "sfm.json", result)
-    plot(result, args.out / "sfm")
-    return 0
+    return memory
 
 
-def plot(result, stem):
-    import matplotlib
-
-    matplotlib.use("Agg")
+def figure(result: dict):
+    """The three panels of ``sfm.png``: kernel speed, batching, memory."""
     import matplotlib.pyplot as plt
     from matplotlib.ticker import NullFormatter
 
@@ -264,7 +251,34 @@ def plot(result, stem):
     for a in (axes[0], axes[2]):
         a.xaxis.set_minor_formatter(NullFormatter())
     fig.tight_layout()
-    save_figure(fig, stem)
+    return fig
+
+
+def main(argv=None) -> int:
+    import matplotlib
+
+    matplotlib.use("Agg")  # a script: figures go to files only
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="fewer repeats (smoke run)")
+    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    args = ap.parse_args(argv)
+    reps = 2 if args.quick else 5
+    f = 0.3
+    primes = (31, 97, 211)
+    B = 16
+    kernel = kernel_vs_naive(primes, f, reps)
+    result = {
+        "metadata": run_metadata(
+            "python benchmarks/bench_sfm.py", {"f": f, "primes": primes, "B": B, "repeats": reps}
+        ),
+        "kernel_vs_naive": kernel,
+        "batched_vs_looped": batched_vs_looped(f, reps, B),
+        "memory": memory_peaks(primes, f, B, kernel),
+        "notes": __doc__,
+    }
+    write_json(args.out / "sfm.json", result)
+    save_figure(figure(result), args.out / "sfm")
+    return 0
 
 
 if __name__ == "__main__":

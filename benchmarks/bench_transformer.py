@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
+import os
 import statistics
 import sys
 import time
@@ -33,14 +34,14 @@ sys.path.insert(0, str(ROOT))
 
 from theory.base.io import save_figure, write_json  # noqa: E402
 from theory.base.provenance import run_metadata  # noqa: E402
-from transformer_check.batched import BatchedModel  # noqa: E402
 from transformer_check.data import make_dataset  # noqa: E402
-from transformer_check.measures import get_measure  # noqa: E402
+from transformer_check.measures import build_measures  # noqa: E402
 from transformer_check.measures.basic import basic_metrics  # noqa: E402
 from transformer_check.measures.compression import coarse_grain  # noqa: E402
 from transformer_check.model import Transformer  # noqa: E402
 from transformer_check.presets import preset  # noqa: E402
-from transformer_check.train import _Run, resolve_device  # noqa: E402
+from transformer_check.run_state import BatchedModel, SingleRun  # noqa: E402
+from transformer_check.train import resolve_device  # noqa: E402
 
 
 class NaiveTransformer(nn.Module):
@@ -82,7 +83,7 @@ def _time(fn, n: int) -> float:
 def bench_training(cfg, steps: int, repeats: int) -> dict:
     device = resolve_device(cfg.device)
     ds = make_dataset(cfg.task)
-    run = _Run(cfg, ds, device)
+    run = SingleRun(cfg, ds, device)
     m = cfg.model
     ref = NaiveTransformer(ds.vocab_size, ds.seq_len, m.d_model, m.n_heads, m.d_head, m.d_mlp, ds.p)
     ref = ref.to(device)
@@ -146,7 +147,7 @@ def bench_batched(cfg, n_seeds: int, steps: int, repeats: int) -> dict:
 
 def _trained_model(cfg, steps: int):
     ds = make_dataset(cfg.task)
-    run = _Run(cfg, ds, resolve_device(cfg.device))
+    run = SingleRun(cfg, ds, resolve_device(cfg.device))
     for _ in range(steps):
         run.update()
     run.model.eval()
@@ -154,16 +155,15 @@ def _trained_model(cfg, steps: int):
 
 
 def bench_measures(cfg, model, ds, step_seconds: float, repeats: int) -> dict:
+    built = build_measures(("spectral", "compression", "fourier"), cfg.measure_option_map())
     fns = {
         "basic (loss/acc/L2)": basic_metrics,
-        "spectral": get_measure("spectral"),
-        "compression (bz2 + coarse-graining)": get_measure(
-            "compression", eps=cfg.coarse_eps, budget=cfg.coarse_budget
-        ),
-        "fourier": get_measure("fourier"),
+        "spectral": built["spectral"],
+        "compression (bz2 + coarse-graining)": built["compression"],
+        "fourier": built["fourier"],
     }
     try:
-        fns["bdm"] = get_measure("bdm")
+        fns["bdm"] = build_measures(("bdm",))["bdm"]
         fns["bdm"](model, ds)  # table load once
     except ImportError as exc:  # bdm/ not importable: say so rather than time nothing
         print(f"bdm measure skipped: {exc}", file=sys.stderr)
@@ -212,9 +212,6 @@ def bench_search(cfg, model, ds, budget: int, n_random: int) -> dict:
 
 
 def plot(res: dict, stem: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 3, figsize=(16, 4.4))
@@ -275,6 +272,7 @@ def main(argv=None) -> int:
         "--out", type=Path, default=ROOT / "benchmarks" / "results" / "bench_transformer"
     )
     args = ap.parse_args(argv)
+    os.environ.setdefault("MPLBACKEND", "Agg")  # figures go to files only
     if args.threads:
         torch.set_num_threads(args.threads)
     cfg = dataclasses.replace(preset("quick"), device=args.device)

@@ -1,7 +1,8 @@
-"""occam.sfm: the singular feature machine of paper 004 as a fast batched simulator (SPEC §1)."""
+"""sfm: the singular feature machine of paper 004 as a fast batched simulator (SPEC §1)."""
 
 from .basis import FourierBasis, LogBasis, make_basis, primitive_root
 from .dynamics import RunResult, SFMConfig, simulate, simulate_one
+from .observables import Curves, Events
 from .schedules import SCHEDULE_DEFAULTS, SCHEDULES
 from .task import Task, exact_interpolant, interpolant_support, make_task
 
@@ -14,6 +15,8 @@ __all__ = [
     "SFMConfig",
     "simulate",
     "simulate_one",
+    "Curves",
+    "Events",
     "SCHEDULES",
     "SCHEDULE_DEFAULTS",
     "Task",

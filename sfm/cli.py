@@ -15,11 +15,11 @@ import numpy as np
 from theory.base.cli import OccamArgumentParser, add_out_argument, arg_type, run_cli
 from theory.base.errors import InputError, check_finite, check_int, check_odd_prime
 from theory.base.io import save_figure, write_csv, write_json
+from theory.base.modular import GATE_CONVENTIONS, OPS
 from theory.base.provenance import run_metadata
 
 from .dynamics import SFMConfig, simulate
-from .schedules import CONVENTIONS, SCHEDULE_DEFAULTS, SCHEDULES, STRENGTH
-from .task import OPS
+from .schedules import SCHEDULE_DEFAULTS, SCHEDULES
 
 __all__ = ["main", "build_parser"]
 
@@ -85,7 +85,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         steps=args.steps,
         seed=args.seed,
         log_every=args.log_every,
-    ).validated()
+    )
     tasks = None
     if not isinstance(target, str):
         tasks = [make_task(cfg.p, cfg.op, cfg.f, target, np.random.default_rng(cfg.seed))]
@@ -115,6 +115,24 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _point_rows(results: list[dict]) -> list[dict]:
+    """``points.csv``: one row per (point, seed), with the point's majority phase."""
+    rows = []
+    for r in results:
+        base = {
+            **{k: r["point"][k] for k in ("p", "f", "strength")},
+            "n": r["n"],
+            "n_over_p": r["n_over_p"],
+        }
+        for s in r["seeds"]:
+            rows.append(
+                base
+                | {k: s[k] for k in ("seed", "t_mem", "t_gen", "final_train_rel", "final_test_rel")}
+                | {"point_phase": r["phase"]}
+            )
+    return rows
+
+
 def cmd_sweep(args: argparse.Namespace) -> int:
     from .plots import phase_diagram_figure, power_law_figure
     from .sweep import analyse, default_spec, run_sweep
@@ -130,7 +148,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         convention=args.convention,
         steps=args.steps,
         target=args.target,
-    ).validated()
+    )
     out = Path(args.out)
     t0 = time.perf_counter()
     res = run_sweep(
@@ -138,45 +156,15 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     )
     wall = time.perf_counter() - t0
     analysis = analyse(spec, res["results"])
-    rows = []
-    for r in res["results"]:
-        base = {
-            **{k: r["point"][k] for k in ("p", "f", "strength")},
-            "n": r["n"],
-            "n_over_p": r["n_over_p"],
-            "phase": r["phase"],
-        }
-        for s in r["seeds"]:
-            rows.append(
-                base
-                | {
-                    k: s[k]
-                    for k in (
-                        "seed",
-                        "t_mem",
-                        "t_gen",
-                        "phase",
-                        "final_train_rel",
-                        "final_test_rel",
-                    )
-                }
-                | {"point_phase": r["phase"]}
-            )
-    for row in rows:
-        row.pop("phase", None)
-    write_csv(out / "points.csv", rows)
+    write_csv(out / "points.csv", _point_rows(res["results"]))
+    cluster = {
+        "scheduler": args.scheduler or "LocalCluster",
+        "workers": args.workers or os.cpu_count(),
+    }
     write_json(
         out / "sweep.json",
         {
-            "metadata": run_metadata(
-                "sfm sweep",
-                asdict(spec),
-                None,
-                {
-                    "scheduler": args.scheduler or "LocalCluster",
-                    "workers": args.workers or os.cpu_count(),
-                },
-            ),
+            "metadata": run_metadata("sfm sweep", asdict(spec), None, cluster),
             "wall_seconds": wall,
             "n_points": len(res["results"]),
             "n_skipped": res["n_skipped"],
@@ -201,47 +189,42 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = OccamArgumentParser(
-        prog="python -m sfm",
-        description="Singular feature machine (paper 004, SPEC §1): watch the Occam phase "
-        "transition, and map where it happens.",
+def _add_common(sp: argparse.ArgumentParser, sweep: bool) -> None:
+    """Flags of both commands: the task, the schedule and the drift convention."""
+    sp.add_argument("--op", choices=OPS, default="+", help="operation (default +)")
+    sp.add_argument(
+        "--schedule",
+        choices=SCHEDULES,
+        default="increasing",
+        help="Occam gate schedule (SPEC §1.7); defaults: " + _schedule_help(),
     )
-    sub = parser.add_subparsers(title="commands", metavar="{run,sweep}")
+    sp.add_argument(
+        "--eta",
+        type=arg_type(check_finite),
+        default=0.5 if sweep else 1.0,
+        help="drift step, stable in (0, 2) (default %(default)s)",
+    )
+    sp.add_argument(
+        "--convention",
+        choices=GATE_CONVENTIONS,
+        default="prox",
+        help="gate/drift convention: prox (default) or paper (1/n drift)",
+    )
+    sp.add_argument(
+        "--target",
+        default="flat",
+        help="flat (default), random-phase, or a .npy/.csv file with p values",
+    )
+    sp.add_argument("--quiet", action="store_true", help="no progress bar")
 
-    def common(sp, sweep: bool):
-        sp.add_argument("--op", choices=OPS, default="+", help="operation (default +)")
-        sp.add_argument(
-            "--schedule",
-            choices=SCHEDULES,
-            default="increasing",
-            help="Occam gate schedule (SPEC §1.7); defaults: " + _schedule_help(),
-        )
-        sp.add_argument(
-            "--eta",
-            type=arg_type(check_finite),
-            default=0.5 if sweep else 1.0,
-            help="drift step, stable in (0, 2) (default %(default)s)",
-        )
-        sp.add_argument(
-            "--convention",
-            choices=CONVENTIONS,
-            default="prox",
-            help="gate/drift convention: prox (default) or paper (1/n drift)",
-        )
-        sp.add_argument(
-            "--target",
-            default="flat",
-            help="flat (default), random-phase, or a .npy/.csv file with p values",
-        )
-        sp.add_argument("--quiet", action="store_true", help="no progress bar")
 
+def _add_run_parser(sub) -> None:
     run = sub.add_parser("run", help="one trajectory: curves, summary, figures")
     run.add_argument("--p", type=arg_type(check_odd_prime), default=97, help="odd prime (97)")
     run.add_argument(
         "--f", type=arg_type(check_finite), default=0.3, help="training fraction in (0, 1] (0.3)"
     )
-    common(run, sweep=False)
+    _add_common(run, sweep=False)
     for name in ("beta", "alpha", "wd", "c", "init_scale"):
         run.add_argument(
             f"--{name.replace('_', '-')}",
@@ -263,6 +246,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_out_argument(run, "runs/sfm-run")
     run.set_defaults(func=cmd_run)
 
+
+def _add_sweep_parser(sub) -> None:
     sw = sub.add_parser("sweep", help="grid over p, f, schedule strength, seeds: phase diagram")
     sw.add_argument(
         "--p",
@@ -289,7 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument(
         "--steps", type=arg_type(check_int, lo=1), default=None, help="step budget per run (3000)"
     )
-    common(sw, sweep=True)
+    _add_common(sw, sweep=True)
     sw.add_argument(
         "--scheduler",
         default=None,
@@ -305,7 +290,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_out_argument(sw, "runs/sfm-sweep")
     sw.set_defaults(func=cmd_sweep)
-    _ = STRENGTH
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = OccamArgumentParser(
+        prog="python -m sfm",
+        description="Singular feature machine (paper 004, SPEC §1): watch the Occam phase "
+        "transition, and map where it happens.",
+    )
+    sub = parser.add_subparsers(title="commands", metavar="{run,sweep}")
+    _add_run_parser(sub)
+    _add_sweep_parser(sub)
     return parser
 
 

@@ -11,18 +11,24 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
 
-from theory.base.errors import InputError, check_int, check_positive, check_range
-from theory.base.modular import OPS
+from theory.base.errors import (
+    InputError,
+    check_int,
+    check_odd_prime,
+    check_positive,
+    check_range,
+)
+from theory.base.modular import GATE_CONVENTIONS, OPS
+from theory.base.trajectory import Trajectory
 
 from . import kernels
 from .basis import Basis, make_basis
-from .observables import Curves, Events, EventTracker, log_observables
+from .observables import Curves, Events, EventTracker, Residuals, log_observables
 from .schedules import (
-    CONVENTIONS,
     SCHEDULE_DEFAULTS,
     SCHEDULES,
     ScheduleParams,
@@ -65,19 +71,8 @@ class SFMConfig:
     log_every: int = 1
     stop_after_gen: int | None = None
 
-    def params(self) -> ScheduleParams:
-        """Numeric schedule parameters with the schedule's defaults filled in."""
-        d = {**ScheduleParams().__dict__, "wd": 0.0}
-        d.update(SCHEDULE_DEFAULTS.get(self.schedule, {}))
-        for k in ("beta", "alpha", "wd", "c", "init_scale"):
-            if getattr(self, k) is not None:
-                d[k] = getattr(self, k)
-        return ScheduleParams(**d)
-
-    def validated(self) -> SFMConfig:
-        """Check every field (SPEC ranges) and return self; raises :class:`InputError`."""
-        from theory.base.errors import check_odd_prime
-
+    def __post_init__(self) -> None:
+        """Check every field against its SPEC range; raises :class:`InputError`."""
         check_odd_prime("p", self.p)
         check_range("f", self.f, 0.0, 1.0, lo_open=True, hint="the training fraction of all pairs")
         if self.op not in OPS:
@@ -86,7 +81,7 @@ class SFMConfig:
             raise InputError(
                 f"schedule: must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}"
             )
-        if self.convention not in CONVENTIONS:
+        if self.convention not in GATE_CONVENTIONS:
             raise InputError(f"convention: must be prox or paper, got {self.convention!r}")
         if self.convention == "prox":
             check_range(
@@ -113,7 +108,15 @@ class SFMConfig:
         check_positive("init_scale", q.init_scale)
         if not isinstance(self.target, str):
             raise InputError("target: give a name (flat, random-phase) or use simulate(task=...)")
-        return self
+
+    def params(self) -> ScheduleParams:
+        """Numeric schedule parameters with the schedule's defaults filled in."""
+        d = {**ScheduleParams().__dict__, "wd": 0.0}
+        d.update(SCHEDULE_DEFAULTS.get(self.schedule, {}))
+        for k in ("beta", "alpha", "wd", "c", "init_scale"):
+            if getattr(self, k) is not None:
+                d[k] = getattr(self, k)
+        return ScheduleParams(**d)
 
 
 def effective_eta(cfg: SFMConfig, n: int, p: int) -> float:
@@ -133,6 +136,23 @@ class RunResult:
     snapshots: dict[str, np.ndarray] = field(default_factory=dict)
     final_V: np.ndarray | None = None
     steps_run: int = 0
+
+    def trajectory(self, b: int = 0) -> Trajectory:
+        """Element ``b``'s logged curves and events as the shared :class:`Trajectory` record.
+
+        Series are the columns of :meth:`Curves.column` other than ``step``; events are every
+        field of :class:`Events` (``t_mem``, ``t_gen`` first; ``None`` where it did not occur)
+        plus its ``extra`` entries.
+        """
+        col = self.curves.column(b)
+        ev = self.events[b]
+        events: dict[str, float | None] = {"t_mem": ev.t_mem, "t_gen": ev.t_gen}
+        for f in fields(ev):
+            if f.name not in events and f.name != "extra":
+                events[f.name] = getattr(ev, f.name)
+        events.update(ev.extra)
+        series = {k: v for k, v in col.items() if k != "step"}
+        return Trajectory(col["step"], series, events)
 
 
 _SHARED = ("p", "op", "schedule", "convention", "log_every", "target")
@@ -163,36 +183,99 @@ def _init_square(basis: Basis, B: int, scale: np.ndarray, rngs) -> np.ndarray:
     return out
 
 
-def simulate(
-    configs: Sequence[SFMConfig],
-    tasks: Sequence[Task] | None = None,
-    snapshots: bool = False,
-    progress: bool = False,
-    workers: int | None = None,
-) -> RunResult:
-    """Run a batch of SFM dynamics (SPEC §1.6-§1.8) and return curves and exact events.
+@dataclass
+class _Batch:
+    """What stays fixed while a batch runs: tasks, masks and each element's schedule constants."""
 
-    ``steps`` may differ between configs; the batch runs ``max(steps)`` and an element's events
-    are taken only up to its own ``steps``. ``snapshots=True`` keeps ``V`` at initialisation,
-    ``t_mem`` and ``t_gen`` of element 0 (for heatmaps).
+    configs: list[SFMConfig]
+    tasks: list[Task]
+    basis: Basis
+    params: list[ScheduleParams]
+    n: np.ndarray  # training pairs per element
+    eta: np.ndarray  # effective drift step per element (SPEC §1.6)
+    Y: np.ndarray
+    train: np.ndarray  # masks as float64, for the fused residual pass
+    test: np.ndarray
+    yy_train: np.ndarray  # sum of y^2 over each mask: the relative errors' denominators
+    yy_test: np.ndarray
+    fixed_tau: np.ndarray | None  # the constant threshold of ``fixed`` and ``l2_gate``
+    decay: np.ndarray  # eta * wd of ``l2_gate``, else 0
+    wd: np.ndarray
+    theta: np.ndarray  # soft threshold eta * alpha of ``ista``
+    eps: float  # support threshold (SPEC §1.8)
+    T: int  # steps the batch runs: the largest element's
+    own_steps: np.ndarray
+    stop_after: np.ndarray  # stop_after_gen, -1 for none
+    log_steps: np.ndarray
+
+    @property
+    def schedule(self) -> str:
+        return self.configs[0].schedule
+
+    @property
+    def convention(self) -> str:
+        return self.configs[0].convention
+
+    @property
+    def p(self) -> int:
+        return self.configs[0].p
+
+    @property
+    def size(self) -> int:
+        return len(self.configs)
+
+    def tau(self, t: int) -> np.ndarray:
+        """Hard-gate threshold of step ``t`` per element (zeros for schedules without one)."""
+        if not uses_hard_gate(self.schedule):
+            return np.zeros(self.size)
+        return tau_schedule(
+            self.schedule, t, self.p, self.n, self.eta, self.params, self.convention, self.fixed_tau
+        )
+
+
+@dataclass
+class _State:
+    """The batch's evolving state: coefficients, who is still running, and what was recorded."""
+
+    V: np.ndarray
+    A: np.ndarray | None  # the ``square`` schedule's factor, V = A .* A
+    alive: np.ndarray  # not diverged
+    finished: np.ndarray  # past own steps or stop_after_gen: no more records
+    tracker: EventTracker
+    curves: Curves
+    snapshots: dict[str, np.ndarray]
+    logged: int = 0  # rows of ``curves`` filled
+    last_step: int = 0
+
+
+def _resolve_tasks(
+    configs: Sequence[SFMConfig], tasks: Sequence[Task] | None
+) -> tuple[list[Task], list[np.random.Generator]]:
+    """One task per config (drawn from the config's seed unless given) and the seeds' generators.
+
+    A drawn task consumes its generator first, so ``square``'s initial ``A`` follows from it.
     """
-    configs = [c.validated() for c in configs]
-    _check_batch(configs)
     c0 = configs[0]
-    p, op, name = c0.p, c0.op, c0.schedule
+    rngs = [np.random.default_rng(c.seed) for c in configs]
     if tasks is None:
-        rngs = [np.random.default_rng(c.seed) for c in configs]
-        tasks = [make_task(p, op, c.f, c.target, rng) for c, rng in zip(configs, rngs, strict=True)]
-    else:
-        if len(tasks) != len(configs):
-            raise InputError("tasks: need one task per config")
-        for c, t in zip(configs, tasks, strict=True):
-            if (t.p, t.op) != (c.p, c.op):
-                raise InputError(
-                    f"tasks: task has p={t.p}, op={t.op!r} but its config p={c.p}, op={c.op!r}"
-                )
-        rngs = [np.random.default_rng(c.seed) for c in configs]
-    basis = make_basis(op, p)
+        made = [
+            make_task(c0.p, c0.op, c.f, c.target, rng) for c, rng in zip(configs, rngs, strict=True)
+        ]
+        return made, rngs
+    if len(tasks) != len(configs):
+        raise InputError("tasks: need one task per config")
+    for c, t in zip(configs, tasks, strict=True):
+        if (t.p, t.op) != (c.p, c.op):
+            raise InputError(
+                f"tasks: task has p={t.p}, op={t.op!r} but its config p={c.p}, op={c.op!r}"
+            )
+    return list(tasks), rngs
+
+
+def _setup(configs: list[SFMConfig], tasks: list[Task]) -> _Batch:
+    """Stack the tasks and work out every element's constants; warn about doomed settings."""
+    c0 = configs[0]
+    p, name = c0.p, c0.schedule
     B = len(configs)
     params = [c.params() for c in configs]
     n = np.array([t.n for t in tasks], dtype=float)
@@ -202,8 +285,6 @@ def simulate(
     Y = np.ascontiguousarray(np.stack([t.Y for t in tasks]))
     train = np.stack([t.train for t in tasks]).astype(np.float64)
     test = np.stack([t.test for t in tasks]).astype(np.float64)
-    yy_tr = np.einsum("buv,buv->b", Y * Y, train)
-    yy_te = np.einsum("buv,buv->b", Y * Y, test)
 
     beta = np.array([q.beta for q in params])
     fixed_tau = None
@@ -217,19 +298,12 @@ def simulate(
             else tau_schedule(name, T, p, n, eta, params, c0.convention)
         )
         for b in range(B):
-            warn_weak_frequencies(op, tasks[b].g, float(tau_end[b]))
+            warn_weak_frequencies(c0.op, tasks[b].g, float(tau_end[b]))
     if c0.convention == "paper" and name == "none" and np.any(eta >= 2.0):
         warnings.warn(
             "convention: paper drift (eta = p^2/n >= 2) without a gate diverges (SPEC §1.6)",
-            stacklevel=2,
+            stacklevel=3,
         )
-
-    step = eta / p  # V <- V + (eta / p) A(M .* r)  (SPEC §1.6 in scaled coordinates)
-    V = np.zeros((B,) + basis.shape, dtype=np.complex128)
-    A = None
-    if name == "square":
-        A = _init_square(basis, B, np.array([q.init_scale for q in params]), rngs)
-        V = A * A
     decay = np.zeros(B)
     if name == "l2_gate":
         decay = eta * np.array([q.wd for q in params])
@@ -238,109 +312,186 @@ def simulate(
                 f"wd: eta * wd must be < 1, got {decay.max():g} (paper drift has eta = p^2/n); "
                 "lower wd"
             )
-    wd = np.array([q.wd for q in params])
-    theta = eta * np.array([q.alpha for q in params])
-    zero_tau = np.zeros(B)
-    eps = support_eps(name, p)
-    mult = basis.multiplicity
+    return _Batch(
+        configs=configs,
+        tasks=tasks,
+        basis=make_basis(c0.op, p),
+        params=params,
+        n=n,
+        eta=eta,
+        Y=Y,
+        train=train,
+        test=test,
+        yy_train=np.einsum("buv,buv->b", Y * Y, train),
+        yy_test=np.einsum("buv,buv->b", Y * Y, test),
+        fixed_tau=fixed_tau,
+        decay=decay,
+        wd=np.array([q.wd for q in params]),
+        theta=eta * np.array([q.alpha for q in params]),
+        eps=support_eps(name, p),
+        T=T,
+        own_steps=np.array([c.steps for c in configs]),
+        stop_after=np.array(
+            [-1 if c.stop_after_gen is None else c.stop_after_gen for c in configs]
+        ),
+        log_steps=np.unique(np.concatenate([np.arange(0, T + 1, c0.log_every), [T]])),
+    )
 
-    log_steps = np.unique(np.concatenate([np.arange(0, T + 1, c0.log_every), [T]]))
-    curves = Curves.empty(len(log_steps), B)
-    tracker = EventTracker(B)
-    finished = np.zeros(B, dtype=bool)  # past own steps or stop_after_gen: no more records
-    own_steps = np.array([c.steps for c in configs])
-    alive = np.ones(B, dtype=bool)
-    stop_after = np.array([-1 if c.stop_after_gen is None else c.stop_after_gen for c in configs])
-    snaps: dict[str, np.ndarray] = {}
-    if snapshots:
-        snaps["init"] = basis.to_full(V[0]).copy()
 
+def _initial_state(batch: _Batch, rngs: list[np.random.Generator], snapshots: bool) -> _State:
+    """``V = 0`` (``square``: ``V = A .* A`` from a random ``A``), nothing recorded yet."""
+    B = batch.size
+    V = np.zeros((B,) + batch.basis.shape, dtype=np.complex128)
+    A = None
+    if batch.schedule == "square":
+        A = _init_square(batch.basis, B, np.array([q.init_scale for q in batch.params]), rngs)
+        V = A * A
+    snaps = {"init": batch.basis.to_full(V[0]).copy()} if snapshots else {}
+    return _State(
+        V=V,
+        A=A,
+        alive=np.ones(B, dtype=bool),
+        finished=np.zeros(B, dtype=bool),
+        tracker=EventTracker(B),
+        curves=Curves.empty(len(batch.log_steps), B),
+        snapshots=snaps,
+    )
+
+
+def _residuals(batch: _Batch, V: np.ndarray, workers: int | None) -> tuple[np.ndarray, Residuals]:
+    """Predictions on all pairs, then ``M .* r`` (returned) and both losses in one fused pass."""
+    yhat = batch.basis.synthesis(V, workers=workers)
+    tr_ss, te_ss = kernels.masked_residual(batch.Y, yhat, batch.train, batch.test)
+    yy_te = batch.yy_test
+    with np.errstate(invalid="ignore", divide="ignore"):
+        tr_rel = tr_ss / batch.yy_train
+        te_rel = np.where(yy_te > 0, te_ss / np.where(yy_te > 0, yy_te, 1.0), np.nan)
+    # yhat now holds M .* r
+    return yhat, Residuals(tr_ss, te_ss, tr_rel, te_rel)
+
+
+def _track_events(batch: _Batch, state: _State, t: int, res: Residuals) -> None:
+    """Exact SPEC §1.8 events of state ``t``; a diverged element is zeroed and stops."""
+    newly = state.tracker.update(
+        t, res.train_rel, res.test_rel, state.alive & ~state.finished, DIVERGED_REL
+    )
+    snaps, tr = state.snapshots, state.tracker
+    if snaps:  # asked for: holds "init" from the start
+        if "mem" not in snaps and tr.t_mem[0] == t:
+            snaps["mem"] = batch.basis.to_full(state.V[0]).copy()
+        if "gen" not in snaps and tr.t_gen[0] == t:
+            snaps["gen"] = batch.basis.to_full(state.V[0]).copy()
+    if newly.any():
+        state.alive &= ~newly
+        state.V[newly] = 0.0
+        if state.A is not None:
+            state.A[newly] = 0.0
+
+
+def _log(batch: _Batch, state: _State, t: int, res: Residuals) -> None:
+    """Record state ``t``'s observables when ``t`` is a logged step."""
+    li = state.logged
+    if li < len(batch.log_steps) and batch.log_steps[li] == t:
+        log_observables(
+            state.curves,
+            li,
+            t,
+            state.V,
+            batch.basis,
+            batch.eps,
+            res,
+            batch.n,
+            batch.p,
+            batch.tau(t),
+        )
+        state.logged += 1
+
+
+def _all_done(batch: _Batch, state: _State, t: int) -> bool:
+    """Mark elements past their own steps or ``stop_after_gen``; True when none is left."""
+    tg = state.tracker.t_gen
+    done = (
+        ~state.alive
+        | (t >= batch.own_steps)
+        | ((batch.stop_after >= 0) & (tg >= 0) & (t >= tg + batch.stop_after))
+    )
+    if np.all(done):
+        return True
+    state.finished |= done
+    return False
+
+
+def _advance(batch: _Batch, state: _State, t: int, R: np.ndarray, workers: int | None) -> None:
+    """One drift + gate step ``t -> t + 1`` of the alive elements (SPEC §1.6, §1.7)."""
+    D = batch.basis.analysis(R, workers=workers)
+    alive = state.alive
+    # V <- V + (eta / p) A(M .* r)  (SPEC §1.6 in scaled coordinates)
+    s = np.where(alive, batch.eta / batch.p, 0.0)
+    name = batch.schedule
+    if name == "none":
+        state.V += s[:, None, None] * D
+    elif uses_hard_gate(name):
+        kernels.hard_gate_step(state.V, D, s, batch.decay * alive, batch.tau(t))
+    elif name == "ista":
+        kernels.soft_gate_step(state.V, D, s, batch.theta * alive)
+    elif name == "square":
+        # grad of (1/2p^2)||M.*r||^2 + (wd/2)||A||^2 w.r.t. A for V = A .* A (SPEC §1.7 (d)).
+        A = state.A
+        A += (batch.eta * alive)[:, None, None] * (
+            2.0 * np.conj(A) * D / batch.p - batch.wd[:, None, None] * A
+        )
+        state.V = A * A
+
+
+def simulate(
+    configs: Sequence[SFMConfig],
+    tasks: Sequence[Task] | None = None,
+    snapshots: bool = False,
+    progress: bool = False,
+    workers: int | None = None,
+) -> RunResult:
+    """Run a batch of SFM dynamics (SPEC §1.6-§1.8) and return curves and exact events.
+
+    ``steps`` may differ between configs; the batch runs ``max(steps)`` and an element's events
+    are taken only up to its own ``steps``. ``snapshots=True`` keeps ``V`` at initialisation,
+    ``t_mem`` and ``t_gen`` of element 0 (for heatmaps).
+    """
+    configs = list(configs)
+    _check_batch(configs)
+    task_list, rngs = _resolve_tasks(configs, tasks)
+    batch = _setup(configs, task_list)
+    state = _initial_state(batch, rngs, snapshots)
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=T, desc="sfm", unit="step", leave=False)
-    li = 0
-    t_last = 0
-    for t in range(T + 1):
-        t_last = t
-        yhat = basis.synthesis(V, workers=workers)
-        tr_ss, te_ss = kernels.masked_residual(Y, yhat, train, test)
-        R = yhat  # now holds M .* r
-        with np.errstate(invalid="ignore", divide="ignore"):
-            tr_rel = tr_ss / yy_tr
-            te_rel = np.where(yy_te > 0, te_ss / np.where(yy_te > 0, yy_te, 1.0), np.nan)
-        newly = tracker.update(t, tr_rel, te_rel, alive & ~finished, DIVERGED_REL)
-        if snapshots:
-            if "mem" not in snaps and tracker.t_mem[0] == t:
-                snaps["mem"] = basis.to_full(V[0]).copy()
-            if "gen" not in snaps and tracker.t_gen[0] == t:
-                snaps["gen"] = basis.to_full(V[0]).copy()
-        if newly.any():
-            alive &= ~newly
-            V[newly] = 0.0
-            if A is not None:
-                A[newly] = 0.0
-        if li < len(log_steps) and log_steps[li] == t:
-            log_observables(
-                curves,
-                li,
-                t,
-                V,
-                basis,
-                mult,
-                eps,
-                tr_ss,
-                te_ss,
-                tr_rel,
-                te_rel,
-                n,
-                p,
-                tasks,
-                tau=(
-                    tau_schedule(name, t, p, n, eta, params, c0.convention, fixed_tau)
-                    if uses_hard_gate(name)
-                    else zero_tau
-                ),
-            )
-            li += 1
-        if t == T:
+        bar = tqdm(total=batch.T, desc="sfm", unit="step", leave=False)
+    for t in range(batch.T + 1):
+        state.last_step = t
+        R, res = _residuals(batch, state.V, workers)
+        _track_events(batch, state, t, res)
+        _log(batch, state, t, res)
+        if t == batch.T or _all_done(batch, state, t):
             break
-        done = (
-            ~alive
-            | (t >= own_steps)
-            | ((stop_after >= 0) & (tracker.t_gen >= 0) & (t >= tracker.t_gen + stop_after))
-        )
-        if np.all(done):
-            break
-        finished |= done
-        D = basis.analysis(R, workers=workers)
-        s = np.where(alive, step, 0.0)
-        if name == "none":
-            V += s[:, None, None] * D
-        elif uses_hard_gate(name):
-            tau = tau_schedule(name, t, p, n, eta, params, c0.convention, fixed_tau)
-            kernels.hard_gate_step(V, D, s, decay * alive, tau)
-        elif name == "ista":
-            kernels.soft_gate_step(V, D, s, theta * alive)
-        elif name == "square":
-            # grad of (1/2p^2)||M.*r||^2 + (wd/2)||A||^2 w.r.t. A for V = A .* A (SPEC §1.7 (d)).
-            A += (eta * alive)[:, None, None] * (2.0 * np.conj(A) * D / p - wd[:, None, None] * A)
-            V = A * A
+        _advance(batch, state, t, R, workers)
         if bar is not None:
             bar.update(1)
     if bar is not None:
         bar.close()
-    curves.truncate(li)
+    return _finish(batch, state)
+
+
+def _finish(batch: _Batch, state: _State) -> RunResult:
+    state.curves.truncate(state.logged)
     return RunResult(
-        configs=list(configs),
-        tasks=list(tasks),
-        basis=basis,
-        curves=curves,
-        events=tracker.events(),
-        snapshots=snaps,
-        final_V=V,
-        steps_run=t_last,
+        configs=batch.configs,
+        tasks=batch.tasks,
+        basis=batch.basis,
+        curves=state.curves,
+        events=state.tracker.events(),
+        snapshots=state.snapshots,
+        final_V=state.V,
+        steps_run=state.last_step,
     )
 
 

@@ -18,6 +18,7 @@ __all__ = [
     "Curves",
     "Events",
     "EventTracker",
+    "Residuals",
     "support_size",
     "k_bits",
     "log_observables",
@@ -159,34 +160,39 @@ def k_bits(p: int, support: np.ndarray) -> np.ndarray:
     return np.array([_k_enum(p, int(d)) for d in np.ravel(support)]).reshape(np.shape(support))
 
 
+@dataclass(frozen=True)
+class Residuals:
+    """Sums of squared residuals and relative errors of one state, per batch element (SPEC §1.8)."""
+
+    train_ss: np.ndarray
+    test_ss: np.ndarray
+    train_rel: np.ndarray
+    test_rel: np.ndarray
+
+
 def log_observables(
     curves: Curves,
     li: int,
     t: int,
     V: np.ndarray,
     basis,
-    mult: np.ndarray,
     eps: float,
-    tr_ss: np.ndarray,
-    te_ss: np.ndarray,
-    tr_rel: np.ndarray,
-    te_rel: np.ndarray,
+    res: Residuals,
     n: np.ndarray,
     p: int,
-    tasks,
     tau: np.ndarray,
 ) -> None:
     """Record SPEC §1.8 observables of state ``t`` into row ``li``."""
     from theory.free_energy import free_energy
     from theory.kolmogorov import paper004_code_bits
 
-    S = support_size(V, mult, eps)
+    S = support_size(V, basis.multiplicity, eps)
     lam = S / 2.0  # theory.rlct.sfm_rlct: lambda(S) = |S| / 2 (SPEC §1.4)
-    loss = tr_ss / (2.0 * n)  # L_n = (1/2n) sum_i r_i^2 (SPEC §1.5)
+    loss = res.train_ss / (2.0 * n)  # L_n = (1/2n) sum_i r_i^2 (SPEC §1.5)
     curves.step[li] = t
     curves.train_loss[li] = loss
-    curves.train_rel[li] = tr_rel
-    curves.test_rel[li] = te_rel
+    curves.train_rel[li] = res.train_rel
+    curves.test_rel[li] = res.test_rel
     curves.support[li] = S
     curves.lambda_hat[li] = lam
     curves.K_bits[li] = k_bits(p, S)

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.colors import LogNorm
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.colors import LogNorm  # noqa: E402
-
-from .dynamics import RunResult  # noqa: E402
+from .dynamics import RunResult
 
 __all__ = ["dynamics_figure", "heatmap_figure"]
 
@@ -20,7 +18,7 @@ def _events(ax, ev) -> None:
             ax.axvline(t + 1, color=col, ls="--", lw=1, label=f"{name} = {t}")
 
 
-def dynamics_figure(res: RunResult, b: int = 0):
+def dynamics_figure(res: RunResult, b: int = 0) -> Figure:
     """Losses, support & lambda, K & F_n against steps (log x: ``step + 1``) on one page."""
     cfg, ev, c, task = res.configs[b], res.events[b], res.curves, res.tasks[b]
     p = cfg.p
@@ -64,7 +62,7 @@ def dynamics_figure(res: RunResult, b: int = 0):
     return fig
 
 
-def heatmap_figure(res: RunResult):
+def heatmap_figure(res: RunResult) -> Figure:
     """|W| (log colour) at initialisation, t_mem and t_gen, frequencies centred (element 0)."""
     snaps = res.snapshots
     cfg = res.configs[0]
@@ -110,7 +108,7 @@ _ABBREV = {
 }
 
 
-def phase_diagram_figure(spec, results, analysis):
+def phase_diagram_figure(spec, results, analysis) -> Figure:
     """t_gen heatmap over (schedule strength, n/p) with rule-based region letters, one panel per p."""
     ps = sorted({r["point"]["p"] for r in results})
     fig, axes = plt.subplots(1, len(ps), figsize=(7.5 * len(ps), 6), squeeze=False)
@@ -184,7 +182,7 @@ def _points_and_fit(ax, pts, fits, key, marker: str, label: str) -> None:
         )
 
 
-def power_law_figure(spec, results, analysis):
+def power_law_figure(spec, results, analysis) -> Figure:
     """t_gen against schedule strength (one line per n/p) and against n/p, with fitted power laws."""
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(13, 5))
     sname = spec.strength_name

@@ -33,27 +33,15 @@ def _at(curves, b: int, step: int | None, name: str) -> float | None:
     return float(getattr(curves, name)[i, b])
 
 
+_AT_EVENT = ("train_rel", "test_rel", "support", "lambda_hat", "K_bits", "F_n")
+#: Schedules whose gate follows SPEC §1.7's ``beta ln n`` prior (the theory's threshold applies).
+_BETA_GATES = ("fixed", "neff", "increasing", "l2_gate")
+
+
 def run_summary(res: RunResult, b: int = 0) -> dict[str, Any]:
     """Measured events and observables next to theory/ predictions (SPEC §1.4, §1.8, §2.1, §2.4)."""
-    from theory.crossover import crossover_n, paper004_crossover
-    from theory.kolmogorov import enumerative_code_bits, paper004_code_bits
-    from theory.rlct import lambda_gen, lambda_mem
-
     cfg, task, ev, c = res.configs[b], res.tasks[b], res.events[b], res.curves
     p, n = cfg.p, task.n
-    s_star = interpolant_support(cfg.op, task.g)
-    last = int(c.step[-1])
-    notes = []
-    if ev.t_mem is None:
-        notes.append(f"t_mem did not occur within {last} steps")
-    if ev.t_gen is None:
-        notes.append(f"t_gen did not occur within {last} steps")
-    if ev.diverged_at is not None:
-        notes.append(f"diverged at step {ev.diverged_at}")
-    lam_mem_meas = _at(c, b, ev.t_mem, "lambda_hat")
-    lam_end = float(c.lambda_hat[-1, b])
-    loss_mem = _at(c, b, ev.t_mem, "train_loss")
-    loss_end = float(c.train_loss[-1, b])
     q = cfg.params()
     strength_name = STRENGTH.get(cfg.schedule)
     out: dict[str, Any] = {
@@ -64,50 +52,13 @@ def run_summary(res: RunResult, b: int = 0) -> dict[str, Any]:
         "n_over_p": n / p,
         "schedule": cfg.schedule,
         "strength": {strength_name: getattr(q, strength_name)} if strength_name else {},
-        "events": {
-            "t_mem": ev.t_mem,
-            "t_gen": ev.t_gen,
-            "diverged_at": ev.diverged_at,
-            "grok_delay": (ev.t_gen - ev.t_mem)
-            if ev.t_mem is not None and ev.t_gen is not None and ev.t_gen > ev.t_mem
-            else None,
-            "notes": notes,
-        },
-        "final": {
-            "step": last,
-            "train_rel": float(c.train_rel[-1, b]),
-            "test_rel": float(c.test_rel[-1, b]),
-            "support": int(c.support[-1, b]),
-            "lambda_hat": lam_end,
-            "K_bits": float(c.K_bits[-1, b]),
-            "F_n": float(c.F_n[-1, b]),
-            "max_hermitian_err": float(np.nanmax(c.hermitian_err[:, b])),
-        },
-        "at_t_mem": {
-            k: _at(c, b, ev.t_mem, k)
-            for k in ("train_rel", "test_rel", "support", "lambda_hat", "K_bits", "F_n")
-        },
-        "at_t_gen": {
-            k: _at(c, b, ev.t_gen, k)
-            for k in ("train_rel", "test_rel", "support", "lambda_hat", "K_bits", "F_n")
-        },
-        "theory": {
-            "lambda_mem": lambda_mem(p),
-            "lambda_gen": lambda_gen(p),
-            "lambda_interpolant": s_star / 2.0,
-            "interpolant_support": s_star,
-            "K_bits_full_support": enumerative_code_bits(p, p * p),
-            "K_bits_interpolant": enumerative_code_bits(p, s_star),
-            "K_paper_bits_mem": paper004_code_bits(lambda_mem(p), p),
-            "K_paper_bits_gen": paper004_code_bits(s_star / 2.0, p),
-            "lambda_hat_mem_is_bic_count_note": (
-                "p^2/2 is the BIC count of the full-support model; with n < p^2 pairs it is not "
-                "the empirical learning coefficient (SPEC §1.4)"
-            ),
-        },
+        "events": _events(ev, int(c.step[-1])),
+        "final": _final(c, b),
+        "at_t_mem": {k: _at(c, b, ev.t_mem, k) for k in _AT_EVENT},
+        "at_t_gen": {k: _at(c, b, ev.t_gen, k) for k in _AT_EVENT},
+        "theory": _theory(p, interpolant_support(cfg.op, task.g)),
     }
-    mean_y2 = float(np.mean(task.Y[task.domain] ** 2))
-    sigma = noise_floor(cfg.f, mean_y2, p)
+    sigma = noise_floor(cfg.f, float(np.mean(task.Y[task.domain] ** 2)), p)
     out["theory"]["memorisation_noise_floor"] = sigma
     if uses_hard_gate(cfg.schedule) and ev.t_gen is not None:
         tau_gen = _at(c, b, ev.t_gen, "tau")
@@ -115,43 +66,117 @@ def run_summary(res: RunResult, b: int = 0) -> dict[str, Any]:
         out["gate_at_t_gen_over_noise_floor"] = (
             None if tau_gen is None or sigma == 0 else tau_gen / sigma
         )
-    if cfg.schedule in ("fixed", "neff", "increasing", "l2_gate"):
+    if cfg.schedule in _BETA_GATES:
+        eta = 1.0 if cfg.convention == "prox" else p * p / n
         out["theory"]["gate_threshold_at_n"] = float(
-            gate_threshold(
-                q.beta, n, p, 1.0 if cfg.convention == "prox" else p * p / n, cfg.convention
-            )
+            gate_threshold(q.beta, n, p, eta, cfg.convention)
         )
-    if lam_mem_meas is not None and loss_mem is not None:
-        dlam = lam_mem_meas - lam_end
-        dloss = loss_end - loss_mem
-        if dlam > 0 and dloss >= 0:
-            cr = crossover_n(dlam, dloss)
-            out["free_energy_crossover_measured"] = {
-                "dlambda": dlam,
-                "dloss": dloss,
-                "has_crossing": cr.has_crossing,
-                "n_0": cr.n0,
-                "n_minus1": cr.n_minus1,
-                "message": cr.message,
-                "winner_at_n": cr.winner(n),
-            }
-        elif dlam > 0:
-            out["free_energy_crossover_measured"] = {
-                "dlambda": dlam,
-                "dloss": dloss,
-                "message": "the generalising state has lower loss AND lower lambda: it wins at "
-                "every n (no crossing)",
-            }
-    if cfg.schedule in ("fixed", "neff", "increasing", "l2_gate") and q.beta > 0:
-        eps_gen = max(0.0, loss_end)
-        pc = paper004_crossover(q.beta, p, eps_gen)
-        out["paper004_crossover"] = {
-            "beta": q.beta,
-            "eps_gen": eps_gen,
-            "n_star": pc.n_star,
-            "meaning": pc.meaning,
-        }
+    measured = _measured_crossover(
+        _at(c, b, ev.t_mem, "lambda_hat"),
+        _at(c, b, ev.t_mem, "train_loss"),
+        float(c.lambda_hat[-1, b]),
+        float(c.train_loss[-1, b]),
+        n,
+    )
+    if measured is not None:
+        out["free_energy_crossover_measured"] = measured
+    if cfg.schedule in _BETA_GATES and q.beta > 0:
+        out["paper004_crossover"] = _paper004(q.beta, p, float(c.train_loss[-1, b]))
     return out
+
+
+def _events(ev, last: int) -> dict[str, Any]:
+    """The SPEC §1.8 events, the grokking delay, and a note for each event that did not occur."""
+    notes = []
+    if ev.t_mem is None:
+        notes.append(f"t_mem did not occur within {last} steps")
+    if ev.t_gen is None:
+        notes.append(f"t_gen did not occur within {last} steps")
+    if ev.diverged_at is not None:
+        notes.append(f"diverged at step {ev.diverged_at}")
+    both = ev.t_mem is not None and ev.t_gen is not None
+    return {
+        "t_mem": ev.t_mem,
+        "t_gen": ev.t_gen,
+        "diverged_at": ev.diverged_at,
+        "grok_delay": (ev.t_gen - ev.t_mem) if both and ev.t_gen > ev.t_mem else None,
+        "notes": notes,
+    }
+
+
+def _final(c, b: int) -> dict[str, Any]:
+    """Observables at the last logged step."""
+    return {
+        "step": int(c.step[-1]),
+        "train_rel": float(c.train_rel[-1, b]),
+        "test_rel": float(c.test_rel[-1, b]),
+        "support": int(c.support[-1, b]),
+        "lambda_hat": float(c.lambda_hat[-1, b]),
+        "K_bits": float(c.K_bits[-1, b]),
+        "F_n": float(c.F_n[-1, b]),
+        "max_hermitian_err": float(np.nanmax(c.hermitian_err[:, b])),
+    }
+
+
+def _theory(p: int, s_star: int) -> dict[str, Any]:
+    """theory/'s learning coefficients and code lengths of both phases (SPEC §1.4, §2.4)."""
+    from theory.kolmogorov import enumerative_code_bits, paper004_code_bits
+    from theory.rlct import lambda_gen, lambda_mem
+
+    return {
+        "lambda_mem": lambda_mem(p),
+        "lambda_gen": lambda_gen(p),
+        "lambda_interpolant": s_star / 2.0,
+        "interpolant_support": s_star,
+        "K_bits_full_support": enumerative_code_bits(p, p * p),
+        "K_bits_interpolant": enumerative_code_bits(p, s_star),
+        "K_paper_bits_mem": paper004_code_bits(lambda_mem(p), p),
+        "K_paper_bits_gen": paper004_code_bits(s_star / 2.0, p),
+        "lambda_hat_mem_is_bic_count_note": (
+            "p^2/2 is the BIC count of the full-support model; with n < p^2 pairs it is not "
+            "the empirical learning coefficient (SPEC §1.4)"
+        ),
+    }
+
+
+def _measured_crossover(
+    lam_mem: float | None, loss_mem: float | None, lam_end: float, loss_end: float, n: int
+) -> dict[str, Any] | None:
+    """Free-energy crossover between the measured memorising and final states (SPEC §2.1)."""
+    from theory.crossover import crossover_n
+
+    if lam_mem is None or loss_mem is None:
+        return None
+    dlam = lam_mem - lam_end
+    dloss = loss_end - loss_mem
+    if not dlam > 0:  # also NaN: no crossing to report
+        return None
+    if not dloss >= 0:
+        return {
+            "dlambda": dlam,
+            "dloss": dloss,
+            "message": "the generalising state has lower loss AND lower lambda: it wins at "
+            "every n (no crossing)",
+        }
+    cr = crossover_n(dlam, dloss)
+    return {
+        "dlambda": dlam,
+        "dloss": dloss,
+        "has_crossing": cr.has_crossing,
+        "n_0": cr.n0,
+        "n_minus1": cr.n_minus1,
+        "message": cr.message,
+        "winner_at_n": cr.winner(n),
+    }
+
+
+def _paper004(beta: float, p: int, loss_end: float) -> dict[str, Any]:
+    """Paper 004's crossover ``n*`` with the final loss as ``eps_gen`` (SPEC §2.1)."""
+    from theory.crossover import paper004_crossover
+
+    eps_gen = max(0.0, loss_end)
+    pc = paper004_crossover(beta, p, eps_gen)
+    return {"beta": beta, "eps_gen": eps_gen, "n_star": pc.n_star, "meaning": pc.meaning}
 
 
 def curve_rows(res: RunResult, b: int = 0) -> list[dict[str, Any]]:

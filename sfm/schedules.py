@@ -17,13 +17,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from theory.base.errors import InputError
-from theory.base.modular import GATE_CONVENTIONS
 
 __all__ = [
     "SCHEDULES",
     "SCHEDULE_DEFAULTS",
     "STRENGTH",
-    "CONVENTIONS",
     "ScheduleParams",
     "gate_threshold",
     "tau_schedule",
@@ -32,7 +30,6 @@ __all__ = [
 ]
 
 SCHEDULES = ("increasing", "fixed", "neff", "ista", "l2_gate", "square", "none")
-CONVENTIONS = GATE_CONVENTIONS
 
 #: Defaults chosen by measurement at p = 97, f = 0.3, op '+' (docs/sfm.md, "Defaults").
 SCHEDULE_DEFAULTS: dict[str, dict[str, float]] = {

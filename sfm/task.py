@@ -13,7 +13,6 @@ from theory.base.modular import OPS
 from .basis import Basis, LogBasis, discrete_log_tables, make_basis
 
 __all__ = [
-    "OPS",
     "TARGETS",
     "legendre",
     "flat_target",

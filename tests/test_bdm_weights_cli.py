@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 
 import numpy as np
 import pytest
@@ -156,3 +157,22 @@ def test_cli_bad_partition(tmp_path, capsys):
         main(["measure", "x.npy", "--partition", "diagonal"])
     assert exc.value.code == 2
     assert "unknown partition" in capsys.readouterr().err
+
+
+def test_figures_leave_the_users_backend_alone():
+    """bdm's figure functions return a Figure and keep the backend a notebook user chose."""
+    import subprocess
+    import sys
+
+    code = (
+        "import matplotlib; matplotlib.use('svg')\n"
+        "import numpy as np\n"
+        "from bdm.cli import blocks_figure, measure_figure\n"
+        "rows = [{'tensor': 'w', 'bdm_bits': 10.0, 'blocks': 2, 'nbdm': 0.5}]\n"
+        "figs = [measure_figure(rows, 't'), blocks_figure(np.ones((2, 2)), 'w', '4x4', 't', '2d')]\n"
+        "assert matplotlib.get_backend() == 'svg', matplotlib.get_backend()\n"
+        "assert all(type(f).__name__ == 'Figure' for f in figs)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -206,3 +207,21 @@ def test_sweep_end_to_end_with_resume(tmp_path):
     assert after["seeds"] == before["seeds"]  # deterministic: same seeds, same events
     strip = [{k: v for k, v in p.items()} for p in first["points"]]
     assert strip == second["points"]
+
+
+def test_plots_leave_the_users_backend_alone():
+    """Importing sfm.plots and drawing a figure keep the backend a notebook user chose."""
+    code = (
+        "import matplotlib; matplotlib.use('svg')\n"
+        "from sfm import SFMConfig, simulate_one\n"
+        "from sfm.plots import dynamics_figure, heatmap_figure\n"
+        "res = simulate_one(SFMConfig(p=13, steps=20))\n"
+        "figs = [dynamics_figure(res), heatmap_figure(res)]\n"
+        "assert matplotlib.get_backend() == 'svg', matplotlib.get_backend()\n"
+        "assert all(type(f).__name__ == 'Figure' for f in figs)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr

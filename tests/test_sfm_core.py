@@ -425,3 +425,21 @@ def test_fourier_half_storage_roundtrip():
     np.testing.assert_array_equal(basis.from_full(full), V)
     assert np.max(basis.hermitian_error(V[None])) == 0.0
     np.testing.assert_array_equal(np.sum(basis.multiplicity), 121)
+
+
+def test_run_result_trajectory_matches_curve_columns():
+    """RunResult.trajectory(b) carries element b's curve columns and its events unchanged."""
+    res = simulate(
+        [SFMConfig(p=13, f=0.5, steps=40, log_every=7, beta=0.05, seed=s) for s in (0, 1)]
+    )
+    for b in range(2):
+        tr = res.trajectory(b)
+        col = res.curves.column(b)
+        np.testing.assert_array_equal(tr.steps, col["step"])
+        assert set(tr.series) == set(col) - {"step"}
+        for name, values in tr.series.items():
+            np.testing.assert_array_equal(values, col[name])
+        ev = res.events[b]
+        assert (tr.t_mem, tr.t_gen) == (ev.t_mem, ev.t_gen)
+        assert tr.events["diverged_at"] == ev.diverged_at
+        assert tr.events["last_step"] == ev.last_step

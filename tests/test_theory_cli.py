@@ -103,3 +103,19 @@ def test_atomic_writes_leave_no_partial_file(tmp_path):
         write_csv(tmp_path / "y.txt", Boom())
     assert (tmp_path / "y.txt").read_text() == "old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["x.json", "y.txt"]
+
+
+def test_figures_leave_the_users_backend_alone():
+    """theory's figure functions return a Figure and keep the backend a notebook user chose."""
+    code = (
+        "import matplotlib; matplotlib.use('svg')\n"
+        "import numpy as np\n"
+        "from theory.diagram import crossover_grid, plot_crossover_grid\n"
+        "import theory.report\n"
+        "fig = plot_crossover_grid(crossover_grid(13, np.geomspace(0.01, 1, 3), np.geomspace(0.01, 1, 3)))\n"
+        "assert matplotlib.get_backend() == 'svg', matplotlib.get_backend()\n"
+        "assert type(fig).__name__ == 'Figure'\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr

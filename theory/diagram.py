@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.special
 
 from theory.base.errors import InputError, check_odd_prime
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = ["CrossoverGrid", "crossover_grid", "plot_crossover_grid"]
 
@@ -58,11 +62,8 @@ def crossover_grid(p: int, betas: np.ndarray, eps: np.ndarray) -> CrossoverGrid:
     return CrossoverGrid(p, betas, eps, n0, n1)
 
 
-def plot_crossover_grid(grid: CrossoverGrid):
+def plot_crossover_grid(grid: CrossoverGrid) -> Figure:
     """Heatmap of ``log10 n*`` with labelled contours; returns the matplotlib figure."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 5.2))

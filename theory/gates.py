@@ -7,9 +7,7 @@ import math
 from theory.base.errors import InputError, check_odd_prime, check_positive, check_range
 from theory.base.modular import GATE_CONVENTIONS
 
-__all__ = ["l0_prox_threshold", "occam_gate_threshold", "CONVENTIONS"]
-
-CONVENTIONS = GATE_CONVENTIONS
+__all__ = ["l0_prox_threshold", "occam_gate_threshold"]
 
 
 def l0_prox_threshold(c: float, mu: float) -> float:
@@ -45,4 +43,4 @@ def occam_gate_threshold(
         return l0_prox_threshold(beta * math.log(n), eta / p**2)
     if convention == "paper":
         return math.sqrt(2.0 * beta * math.log(n) / n)
-    raise InputError(f"convention: must be one of {CONVENTIONS}, got {convention!r}")
+    raise InputError(f"convention: must be one of {GATE_CONVENTIONS}, got {convention!r}")

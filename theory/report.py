@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import mpmath
 import numpy as np
@@ -26,6 +27,9 @@ from theory.free_energy import free_energy_gap
 from theory.gates import occam_gate_threshold
 from theory.kolmogorov import enumerative_code_bits, paper004_code_bits
 from theory.rlct import lambda_gen, lambda_mem, rrr_rlct
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = ["ReportConfig", "solver_agreement", "crossover_summary", "write_report"]
 
@@ -52,13 +56,13 @@ class ReportConfig:
     bits: int = 32
     delta: float = 0.05
 
-    def validated(self) -> ReportConfig:
+    def __post_init__(self) -> None:
+        """Check every field; raises :class:`InputError`."""
         check_odd_prime("p", self.p)
         check_positive("beta", self.beta)
         check_positive("eps_gen", self.eps_gen)
         check_range("frac", self.frac, 0.0, 1.0, lo_open=True)
         check_range("eta", self.eta, 0.0, 2.0, lo_open=True, hi_open=True)
-        return self
 
 
 def solver_agreement(a: float, dps: int = 50) -> dict:
@@ -135,10 +139,7 @@ def format_crossover(summary: dict) -> str:
     return "\n".join(lines)
 
 
-def _free_energy_figure(summary: dict):
-    import matplotlib
-
-    matplotlib.use("Agg")
+def _free_energy_figure(summary: dict) -> Figure:
     import matplotlib.pyplot as plt
 
     n_hi = summary["n_star"] * 30 if summary["n_star"] else 1e9
@@ -188,10 +189,7 @@ def _complexity_rows(p: int, bits: int) -> list[dict]:
     ]
 
 
-def _complexity_figure(rows: list[dict], p: int, bits: int):
-    import matplotlib
-
-    matplotlib.use("Agg")
+def _complexity_figure(rows: list[dict], p: int, bits: int) -> Figure:
     import matplotlib.pyplot as plt
 
     s = np.array([r["support"] for r in rows])
@@ -214,7 +212,6 @@ def _complexity_figure(rows: list[dict], p: int, bits: int):
 
 def write_report(cfg: ReportConfig, out: Path) -> dict:
     """Write ``report.json``, CSVs and figures for ``cfg`` into ``out``; return the JSON dict."""
-    cfg = cfg.validated()
     out = Path(out)
     p = cfg.p
     n_train = max(1, round(cfg.frac * p * p))

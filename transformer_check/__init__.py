@@ -1,7 +1,8 @@
 """transformer_check: train transformers on modular arithmetic and track their complexity (SPEC §4).
 
-Part 1 (this package's training half): :mod:`.data`, :mod:`.model`, :mod:`.train`,
-:mod:`.checkpoint`, :mod:`.presets`, :mod:`.measures` and :mod:`.plots`.
+Training: :mod:`.data`, :mod:`.model`, :mod:`.config` (:class:`TrainConfig`), :mod:`.presets`,
+:mod:`.run_state` and :mod:`.train` (the loop), :mod:`.checkpoint`, :mod:`.measures` and
+:mod:`.plots`; :mod:`.crosscheck` compares the runs with the theory and the SFM.
 """
 
 from transformer_check.data import ModularDataset, TaskConfig, make_dataset

@@ -2,34 +2,33 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from matplotlib.figure import Figure
 
 from theory.base.io import save_figure, write_csv, write_json
 from theory.base.provenance import run_metadata
-from transformer_check.measures import ALL_MEASURES, get_measure
+from transformer_check.measures import ALL_MEASURES, build_measures
 from transformer_check.measures.basic import basic_metrics
 from transformer_check.measures.fourier import frequency_energy
 from transformer_check.train import load_model
 
-__all__ = ["measure_checkpoint", "all_measures"]
+__all__ = ["measure_checkpoint", "all_measures", "spectra_figure"]
+
+MeasureOptions = Mapping[str, Mapping[str, Any]]
 
 
 def all_measures(
-    model,
-    ds,
-    measures: tuple[str, ...] = ALL_MEASURES,
-    coarse_eps: float = 0.1,
-    coarse_budget: int = 24,
+    model, ds, measures: tuple[str, ...] = ALL_MEASURES, options: MeasureOptions | None = None
 ) -> dict[str, Any]:
-    """Basic metrics plus each named measure of ``model`` on ``ds``."""
+    """Basic metrics plus each named measure of ``model`` on ``ds`` (``options`` by measure)."""
     vals: dict[str, Any] = dict(basic_metrics(model, ds))
-    for name in measures:
-        opts = {"eps": coarse_eps, "budget": coarse_budget} if name == "compression" else {}
-        vals.update(get_measure(name, **opts)(model, ds))
+    for fn in build_measures(measures, options).values():
+        vals.update(fn(model, ds))
     return vals
 
 
@@ -41,18 +40,32 @@ def measure_checkpoint(
     measures: tuple[str, ...] = ALL_MEASURES,
     coarse_eps: float | None = None,
     coarse_budget: int | None = None,
+    options: MeasureOptions | None = None,
 ) -> dict[str, Any]:
-    """Load ``checkpoint``, compute the measures, write ``measures.json/.csv`` and ``spectra``."""
+    """Load ``checkpoint``, compute the measures, write ``measures.json/.csv`` and ``spectra``.
+
+    Measure options start from the run's own (its training config's), then ``coarse_eps`` and
+    ``coarse_budget`` (compression's ``eps``/``budget``), then ``options``; later ones win.
+    """
     model, cfg, ds, meta = load_model(checkpoint, device=device)
-    eps = cfg.coarse_eps if coarse_eps is None else coarse_eps
-    budget = cfg.coarse_budget if coarse_budget is None else coarse_budget
+    opts = {name: dict(o) for name, o in cfg.measure_option_map().items()}
+    for key, value in (("eps", coarse_eps), ("budget", coarse_budget)):
+        if value is not None:
+            opts.setdefault("compression", {})[key] = value
+    for name, o in (options or {}).items():
+        opts.setdefault(name, {}).update(o)
     dsd = ds.to(next(model.parameters()).device)
-    vals = all_measures(model, dsd, measures, eps, budget)
+    vals = all_measures(model, dsd, measures, opts)
     out = Path(out_dir)
     result = {
         "metadata": run_metadata(
             "transformer_check measure",
-            {"checkpoint": str(checkpoint), "train_config": cfg, "coarse_eps": eps},
+            {
+                "checkpoint": str(checkpoint),
+                "train_config": cfg,
+                "coarse_eps": opts["compression"]["eps"],
+                "measure_options": opts,
+            },
             seed=cfg.seed,
         ),
         "step": meta.get("step"),
@@ -60,15 +73,14 @@ def measure_checkpoint(
     }
     write_json(out / "measures.json", result)
     write_csv(out / "measures.csv", [{"step": meta.get("step"), **vals}])
-    _plot_spectra(model, ds, out / "spectra", f"{Path(checkpoint).name}: step {meta.get('step')}")
+    title = f"{Path(checkpoint).name}: step {meta.get('step')}"
+    save_figure(spectra_figure(model, ds, title), out / "spectra")
     return result
 
 
 @torch.no_grad()
-def _plot_spectra(model, ds, stem: Path, title: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
+def spectra_figure(model, ds, title: str) -> Figure:
+    """Singular-value spectra of every weight matrix and the embedding's Fourier energy."""
     import matplotlib.pyplot as plt
 
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(12, 4.2))
@@ -88,4 +100,4 @@ def _plot_spectra(model, ds, stem: Path, title: str) -> None:
     a2.grid(alpha=0.3, lw=0.4)
     fig.suptitle(title)
     fig.tight_layout()
-    save_figure(fig, stem)
+    return fig

@@ -4,12 +4,31 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from theory.base.cli import add_out_argument, arg_type
-from theory.base.errors import check_int, check_positive
+from theory.base.errors import InputError, check_int, check_positive
 from transformer_check.cli_common import add_threads_argument, set_threads
 
-__all__ = ["add_subparser"]
+__all__ = ["add_subparser", "measure_option_type", "options_from_args"]
+
+
+def measure_option_type(text: str) -> tuple[str, str, Any]:
+    """argparse ``type=`` for ``NAME.FIELD=VALUE`` (:func:`parse_measure_option`)."""
+    from transformer_check.measures import parse_measure_option
+
+    try:
+        return parse_measure_option(text)
+    except InputError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def options_from_args(triples: list[tuple[str, str, Any]] | None) -> dict[str, dict[str, Any]]:
+    """``{measure: {field: value}}`` from repeated ``--measure-option`` (the last one wins)."""
+    out: dict[str, dict[str, Any]] = {}
+    for name, field, value in triples or ():
+        out.setdefault(name, {})[field] = value
+    return out
 
 
 def add_subparser(sub: argparse._SubParsersAction) -> None:
@@ -26,6 +45,15 @@ def add_subparser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--measures", nargs="*", choices=ALL_MEASURES, default=list(ALL_MEASURES))
     p.add_argument("--coarse-eps", type=arg_type(check_positive), default=None)
     p.add_argument("--coarse-budget", type=arg_type(check_int, 2), default=None)
+    p.add_argument(
+        "--measure-option",
+        dest="measure_options",
+        action="append",
+        type=measure_option_type,
+        metavar="NAME.FIELD=VALUE",
+        help="set one option of one measure, e.g. llc.n_chains=4 (repeatable; "
+        "overrides --coarse-eps/--coarse-budget for compression.eps/budget)",
+    )
     add_threads_argument(p)
     add_out_argument(p, "runs/transformer_check-measure")
     p.set_defaults(func=_cmd_measure)
@@ -42,6 +70,7 @@ def _cmd_measure(args: argparse.Namespace) -> int:
         measures=tuple(args.measures),
         coarse_eps=args.coarse_eps,
         coarse_budget=args.coarse_budget,
+        options=options_from_args(args.measure_options),
     )
     vals = out["measures"]
     keys = ["train_acc", "test_acc", "coarse_bytes", "coarse_ratio", "H_svd_mean", "bdm_bits"]

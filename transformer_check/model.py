@@ -21,10 +21,64 @@ from torch import Tensor, nn
 
 from theory.base.errors import InputError
 
-__all__ = ["ArchConfig", "ModelConfig", "Attention", "MLP", "Block", "Transformer"]
+__all__ = [
+    "ACT_KINDS",
+    "FINAL_RESID",
+    "act_name",
+    "parse_act_name",
+    "weight_name",
+    "parse_weight_name",
+    "ArchConfig",
+    "ModelConfig",
+    "Attention",
+    "MLP",
+    "Block",
+    "Transformer",
+]
 
 ACTS = ("relu", "gelu")
 LAYERNORMS = (None, "pre", "post")
+
+# Per-layer activations in the forward cache: the residual before and after block l, each head's
+# output after W_O ``[B, T, H, d_model]`` and the post-activation MLP units ``[B, T, d_mlp]``.
+ACT_KINDS = ("resid_pre", "attn_head_out", "mlp_hidden", "resid_post")
+FINAL_RESID = "final_resid"  # the last position's residual after the last block, ``[B, d_model]``
+WEIGHT_PARTS = {"attn": ("W_Q", "W_K", "W_V", "W_O"), "mlp": ("W_in", "W_out")}
+
+
+def act_name(kind: str, layer: int) -> str:
+    """Cache key of activation ``kind`` (one of :data:`ACT_KINDS`) of block ``layer``."""
+    if kind not in ACT_KINDS:
+        raise ValueError(f"kind: must be one of {', '.join(ACT_KINDS)}, got {kind!r}")
+    return f"{kind}.{int(layer)}"
+
+
+def parse_act_name(name: str) -> tuple[str, int]:
+    """``(kind, layer)`` of a per-layer cache key (inverse of :func:`act_name`)."""
+    kind, sep, layer = name.partition(".")
+    if not sep or kind not in ACT_KINDS or not layer.isdigit():
+        raise ValueError(f"name: {name!r} is not a per-layer activation name like 'mlp_hidden.0'")
+    return kind, int(layer)
+
+
+def weight_name(layer: int, part: str, weight: str) -> str:
+    """Name of a block's matrix in :meth:`Transformer.named_weight_matrices`: ``blocks.l.attn.W_Q``."""
+    if weight not in WEIGHT_PARTS.get(part, ()):
+        raise ValueError(f"weight: {part}.{weight} is not a block weight of {WEIGHT_PARTS}")
+    return f"blocks.{int(layer)}.{part}.{weight}"
+
+
+def parse_weight_name(name: str) -> tuple[int, str, str]:
+    """``(layer, part, weight)`` of a block matrix name (inverse of :func:`weight_name`)."""
+    parts = name.split(".")
+    if (
+        len(parts) == 4
+        and parts[0] == "blocks"
+        and parts[1].isdigit()
+        and parts[3] in WEIGHT_PARTS.get(parts[2], ())
+    ):
+        return int(parts[1]), parts[2], parts[3]
+    raise KeyError(name)
 
 
 @dataclass(frozen=True)
@@ -161,7 +215,7 @@ class Block(nn.Module):
                 for h, t in patches.items():
                     heads[:, :, h] = t[:, -heads.shape[1] :]
             if cache is not None:
-                cache[f"attn_head_out.{layer}"] = heads
+                cache[act_name("attn_head_out", layer)] = heads
             attn_out = heads.sum(dim=2)
         else:
             attn_out = self.attn(a_in, last_only)
@@ -172,7 +226,7 @@ class Block(nn.Module):
         m_in = self.ln2(x) if pre else x
         hidden = self.mlp.hidden(m_in)
         if cache is not None:
-            cache[f"mlp_hidden.{layer}"] = hidden
+            cache[act_name("mlp_hidden", layer)] = hidden
         x = x + hidden @ self.mlp.W_out + self.mlp.b_out
         if self.layernorm == "post":
             x = self.ln2(x)
@@ -219,7 +273,16 @@ class Transformer(nn.Module):
         """Logits at the last position ``[B, d_vocab_out]``.
 
         ``skip_layers``: blocks bypassed entirely; ``head_patch[(l, h)]``: ``[B, T, d_model]`` that
-        replaces head ``h`` of layer ``l``'s output; ``cache``: filled with the activations.
+        replaces head ``h`` of layer ``l``'s output; ``cache``: filled with the activations, keyed
+        by :func:`act_name`:
+
+        - ``resid_pre.{l}``, ``resid_post.{l}``: residual stream ``[B, T, d_model]`` into and out of
+          block ``l`` (equal for a skipped block);
+        - ``attn_head_out.{l}``: each head's output after ``W_O``, ``[B, T, n_heads, d_model]``;
+        - ``mlp_hidden.{l}``: post-activation MLP units ``[B, T, d_mlp]``;
+        - ``final_resid`` (:data:`FINAL_RESID`): the last position's residual ``[B, d_model]``.
+
+        A skipped block has no ``attn_head_out`` or ``mlp_hidden`` entry.
         """
         if tokens.dim() != 2 or tokens.shape[1] > self.cfg.seq_len:
             raise InputError(
@@ -233,14 +296,14 @@ class Transformer(nn.Module):
         last = active[-1] if (active and cache is None) else None
         for lay, block in enumerate(self.blocks):
             if cache is not None:
-                cache[f"resid_pre.{lay}"] = x
+                cache[act_name("resid_pre", lay)] = x
             if lay not in skip:
                 x = block(x, layer=lay, last_only=lay == last, head_patch=head_patch, cache=cache)
             if cache is not None:
-                cache[f"resid_post.{lay}"] = x
+                cache[act_name("resid_post", lay)] = x
         final = x[:, -1]
         if cache is not None:
-            cache["final_resid"] = final
+            cache[FINAL_RESID] = final
         return self.unembed(final)
 
     def named_weight_matrices(self) -> dict[str, Tensor]:
@@ -257,10 +320,10 @@ class Transformer(nn.Module):
             a = blk.attn
             for name in ("W_Q", "W_K", "W_V"):
                 w = getattr(a, name)  # [H, d, e]
-                out[f"blocks.{lay}.attn.{name}"] = w.permute(0, 2, 1).reshape(-1, w.shape[1])
-            out[f"blocks.{lay}.attn.W_O"] = a.W_O.reshape(-1, a.W_O.shape[-1]).T
-            out[f"blocks.{lay}.mlp.W_in"] = blk.mlp.W_in.T
-            out[f"blocks.{lay}.mlp.W_out"] = blk.mlp.W_out.T
+                out[weight_name(lay, "attn", name)] = w.permute(0, 2, 1).reshape(-1, w.shape[1])
+            out[weight_name(lay, "attn", "W_O")] = a.W_O.reshape(-1, a.W_O.shape[-1]).T
+            out[weight_name(lay, "mlp", "W_in")] = blk.mlp.W_in.T
+            out[weight_name(lay, "mlp", "W_out")] = blk.mlp.W_out.T
         out["unembed.W_U"] = self.W_U.T
         return out
 
@@ -275,16 +338,12 @@ class Transformer(nn.Module):
                 self.W_pos.copy_(m.T)
             elif name == "unembed.W_U":
                 self.W_U.copy_(m.T)
-            elif name.startswith("blocks."):
-                _, lay, kind, wname = name.split(".")
-                blk = self.blocks[int(lay)]
-                if kind == "attn" and wname in ("W_Q", "W_K", "W_V"):
-                    getattr(blk.attn, wname).copy_(m.reshape(H, e, d).permute(0, 2, 1))
-                elif kind == "attn" and wname == "W_O":
-                    blk.attn.W_O.copy_(m.T.reshape(H, e, d))
-                elif kind == "mlp" and wname in ("W_in", "W_out"):
-                    getattr(blk.mlp, wname).copy_(m.T)
-                else:
-                    raise KeyError(name)
             else:
-                raise KeyError(name)
+                lay, part, wname = parse_weight_name(name)
+                blk = self.blocks[lay]
+                if wname == "W_O":
+                    blk.attn.W_O.copy_(m.T.reshape(H, e, d))
+                elif part == "attn":
+                    getattr(blk.attn, wname).copy_(m.reshape(H, e, d).permute(0, 2, 1))
+                else:
+                    getattr(blk.mlp, wname).copy_(m.T)

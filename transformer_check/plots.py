@@ -4,15 +4,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-from theory.base.io import save_figure  # noqa: E402
+import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
 
 __all__ = ["PANELS", "plot_run"]
 
@@ -68,11 +63,10 @@ def plot_run(
     rows: Sequence[Mapping[str, Any]],
     t_mem: int | None,
     t_gen: int | None,
-    stem: str | Path,
     title: str = "",
     extra_keys: Sequence[str] = (),
-) -> list[Path]:
-    """Grid of panels on a log step axis with ``t_mem``/``t_gen`` marked; PNG + SVG at ``stem``."""
+) -> Figure:
+    """Grid of panels on a log step axis with ``t_mem``/``t_gen`` marked (the caller saves it)."""
     panels = [p for p in PANELS if any(_series(rows, k)[0] for k, _ in p[2])]
     panels += [(k, k, [(k, k)], False, None) for k in extra_keys if _series(rows, k)[0]]
     ncol = 3
@@ -108,4 +102,4 @@ def plot_run(
     if title:
         fig.suptitle(title, fontsize=12)
     fig.tight_layout()
-    return save_figure(fig, stem)
+    return fig

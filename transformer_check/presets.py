@@ -1,4 +1,4 @@
-"""Named training presets (SPEC §4.2); docs/transformer_check.md gives the reasons for each value.
+"""Named training presets (SPEC §4.2) as data; docs/transformer_check.md gives the reasons.
 
 - ``quick``: p 47, f 0.4, default model, lr 3e-3, wd 1, 3000 steps: on the default seed it
   memorises at logged step 44 and groks (test accuracy >= 99%) at logged step 1097 (measured;
@@ -9,6 +9,9 @@
   entropy beta 0.1; AdamW lr 1e-3, wd 1.
 - ``paper004``: GPT-2 style (pre-LN, GELU), 48 layers, d_model 512, 8 heads x 64, d_mlp 2048,
   p 97, ``a op b =``, 100k steps; for a GPU.
+
+A new preset is one entry of :data:`PRESETS` (and, if it depends on the operation, one of
+:data:`OP_OVERRIDES`).
 """
 
 from __future__ import annotations
@@ -16,76 +19,88 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from theory.base.configs import apply_overrides
 from theory.base.errors import InputError
+from transformer_check.config import TrainConfig
 from transformer_check.data import TaskConfig
-from transformer_check.train import ArchConfig, TrainConfig
+from transformer_check.model import ArchConfig
 
-__all__ = ["PRESETS", "preset"]
+__all__ = ["PRESETS", "OP_OVERRIDES", "preset", "override_path"]
 
-PRESETS = ("quick", "nanda", "demoss", "paper004")
+PRESETS: dict[str, TrainConfig] = {
+    "quick": TrainConfig(
+        task=TaskConfig(p=47, frac=0.4),
+        steps=3000,
+        lr=3e-3,
+        measure_points=25,
+        checkpoint_every=500,
+        preset="quick",
+    ),
+    "nanda": TrainConfig(
+        task=TaskConfig(p=113, frac=0.3),
+        steps=25_000,
+        measure_points=30,
+        checkpoint_every=2000,
+        preset="nanda",
+    ),
+    "demoss": TrainConfig(  # the + and * row of paper 001 Table A.1
+        task=TaskConfig(p=113, frac=0.2, fmt="a op b ="),
+        model=ArchConfig(n_layers=1, act="gelu", layernorm="post"),
+        steps=50_000,
+        weight_noise=1e-2,
+        spectral_reg=0.1,
+        measure_points=30,
+        checkpoint_every=2000,
+        preset="demoss",
+    ),
+    "paper004": TrainConfig(
+        task=TaskConfig(p=97, frac=0.3, fmt="a op b ="),
+        model=ArchConfig(
+            d_model=512, n_heads=8, d_head=64, d_mlp=2048, n_layers=48, act="gelu", layernorm="pre"
+        ),
+        steps=100_000,
+        lr=1e-4,
+        warmup=1000,
+        device="auto",
+        amp=True,
+        measure_points=30,
+        checkpoint_every=5000,
+        preset="paper004",
+    ),
+}
+
+_DEMOSS_HARD = {"task.frac": 0.3, "model.n_layers": 2, "weight_noise": 1e-3}  # - and / rows
+OP_OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
+    "demoss": {"-": _DEMOSS_HARD, "/": _DEMOSS_HARD},
+}
+
+# short override names of preset(): task fields under their historical names
+_ALIASES = {
+    "p": "task.p",
+    "op": "task.op",
+    "frac": "task.frac",
+    "task_seed": "task.seed",
+    "fmt": "task.fmt",
+}
+_ARCH_FIELDS = {f.name for f in dataclasses.fields(ArchConfig)}
+
+
+def override_path(name: str) -> str:
+    """The dotted :class:`TrainConfig` path of an override name of :func:`preset`."""
+    if name in _ALIASES:
+        return _ALIASES[name]
+    return f"model.{name}" if name in _ARCH_FIELDS else name
 
 
 def preset(name: str, op: str = "+", **overrides: Any) -> TrainConfig:
     """The :class:`TrainConfig` of preset ``name`` for operation ``op``, then ``overrides``.
 
-    ``overrides`` may name any :class:`TrainConfig` field, or the task fields ``p``, ``frac``,
-    ``task_seed`` and ``fmt``.
+    ``overrides`` may name any :class:`TrainConfig` field, any architecture field (``d_model``,
+    ``n_layers``, ...), or the task fields ``p``, ``frac``, ``task_seed`` and ``fmt``; ``None``
+    values are ignored.
     """
-    if name == "quick":
-        task = TaskConfig(p=47, op=op, frac=0.4)
-        cfg = TrainConfig(task=task, steps=3000, lr=3e-3, measure_points=25, checkpoint_every=500)
-    elif name == "nanda":
-        task = TaskConfig(p=113, op=op, frac=0.3)
-        cfg = TrainConfig(task=task, steps=25_000, measure_points=30, checkpoint_every=2000)
-    elif name == "demoss":
-        easy = op in ("+", "*")
-        task = TaskConfig(p=113, op=op, frac=0.2 if easy else 0.3, fmt="a op b =")
-        arch = ArchConfig(n_layers=1 if easy else 2, act="gelu", layernorm="post")
-        cfg = TrainConfig(
-            task=task,
-            model=arch,
-            steps=50_000,
-            weight_noise=1e-2 if easy else 1e-3,
-            spectral_reg=0.1,
-            measure_points=30,
-            checkpoint_every=2000,
-        )
-    elif name == "paper004":
-        task = TaskConfig(p=97, op=op, frac=0.3, fmt="a op b =")
-        arch = ArchConfig(
-            d_model=512, n_heads=8, d_head=64, d_mlp=2048, n_layers=48, act="gelu", layernorm="pre"
-        )
-        cfg = TrainConfig(
-            task=task,
-            model=arch,
-            steps=100_000,
-            lr=1e-4,
-            warmup=1000,
-            device="auto",
-            amp=True,
-            measure_points=30,
-            checkpoint_every=5000,
-        )
-    else:
+    if name not in PRESETS:
         raise InputError(f"preset: must be one of {', '.join(PRESETS)}, got {name!r}")
-    cfg = dataclasses.replace(cfg, preset=name)
-    return apply_overrides(cfg, **overrides)
-
-
-def apply_overrides(cfg: TrainConfig, **overrides: Any) -> TrainConfig:
-    """Replace fields (``None`` values are ignored); task fields go into ``cfg.task``."""
-    ov = {k: v for k, v in overrides.items() if v is not None}
-    task_kw = {}
-    for key, field_name in (("p", "p"), ("frac", "frac"), ("task_seed", "seed"), ("fmt", "fmt")):
-        if key in ov:
-            task_kw[field_name] = ov.pop(key)
-    if "op" in ov:
-        task_kw["op"] = ov.pop("op")
-    arch_kw = {
-        k: ov.pop(k) for k in list(ov) if k in {f.name for f in dataclasses.fields(ArchConfig)}
-    }
-    if task_kw:
-        ov["task"] = dataclasses.replace(cfg.task, **task_kw)
-    if arch_kw:
-        ov["model"] = dataclasses.replace(cfg.model, **arch_kw)
-    return dataclasses.replace(cfg, **ov)
+    cfg = apply_overrides(PRESETS[name], {"task.op": op})
+    cfg = apply_overrides(cfg, OP_OVERRIDES.get(name, {}).get(op, {}))
+    return apply_overrides(cfg, {override_path(k): v for k, v in overrides.items()})

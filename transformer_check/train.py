@@ -6,138 +6,55 @@ after ``s`` updates (``s = 0`` is the initialisation). Loss/accuracy/L2 are logg
 ``measure_points`` of them. Options: the spectral-entropy regulariser (paper 001 eq. 16, mean over
 matrices, SPEC §4.2) and weight noise (paper 001 eq. 10: forward and gradient at
 ``theta + delta N(0,1)``, update applied to ``theta``).
+
+One loop (:class:`_Loop`) drives any :class:`~transformer_check.run_state.RunState`: a single
+model (:func:`train`) or several seeds as one vmapped model (:func:`train_seeds`). It owns the
+schedule, the measure calls, snapshots, checkpoints, resume checks and each seed's folder
+(metrics.csv, summary.json, training.png/.svg, checkpoints/).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
-from torch.func import functional_call
 
 from theory.base.errors import InputError
-from theory.base.io import write_csv, write_json
+from theory.base.io import save_figure, write_csv, write_json
 from theory.base.provenance import run_metadata
-from transformer_check.checkpoint import (
-    load_checkpoint,
-    optimizer_from_tensors,
-    optimizer_to_tensors,
-    save_checkpoint,
-)
-from transformer_check.data import ModularDataset, TaskConfig, make_dataset
-from transformer_check.measures import ALL_MEASURES, BUILTIN_MEASURES, get_measure
+from transformer_check.checkpoint import load_checkpoint, save_checkpoint
+from transformer_check.config import TrainConfig, TrainResult
+from transformer_check.data import ModularDataset, make_dataset
+from transformer_check.measures import MeasureFn, build_measures
 from transformer_check.measures.basic import basic_metrics
-from transformer_check.measures.spectral import spectral_entropy_penalty
-from transformer_check.model import ArchConfig, ModelConfig, Transformer
+from transformer_check.model import ArchConfig, Transformer
+from transformer_check.run_state import BatchedRun, RunState, SingleRun, load_params, lr_at
 
 __all__ = [
     "ArchConfig",
     "TrainConfig",
     "TrainResult",
+    "MeasureFn",
     "log_schedule",
     "detect_events",
     "resolve_device",
+    "lr_at",
     "train",
+    "train_seeds",
     "load_model",
 ]
 
-MeasureFn = Callable[[Any, ModularDataset], Mapping[str, Any]]
+ExtraMeasures = Mapping[str, MeasureFn] | Sequence[MeasureFn] | None
 
 MEM_TRAIN_ACC = 0.99
 MEM_TEST_ACC = 0.5
 GEN_TEST_ACC = 0.99
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Everything that determines a training run (SPEC §4.2 defaults)."""
-
-    task: TaskConfig = field(default_factory=TaskConfig)
-    model: ArchConfig = field(default_factory=ArchConfig)
-    steps: int = 10_000
-    lr: float = 1e-3
-    weight_decay: float = 1.0
-    betas: tuple[float, float] = (0.9, 0.98)
-    warmup: int = 10  # linear warm-up steps
-    seed: int = 0  # model init and weight noise (the split has task.seed)
-    spectral_reg: float = 0.0  # beta of paper 001 eq. 16
-    weight_noise: float = 0.0  # delta of paper 001 eq. 10
-    device: str = "auto"
-    amp: bool = False  # bfloat16 autocast on CUDA
-    eval_points: int = 200
-    measure_points: int = 30
-    measures: tuple[str, ...] = BUILTIN_MEASURES
-    coarse_eps: float = 0.1
-    coarse_budget: int = 24
-    checkpoint_every: int = 1000
-    snapshots: bool = True  # weights-only checkpoint at every measure step
-    preset: str | None = None
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.steps, int) or self.steps < 1:
-            raise InputError(f"steps: must be a positive integer, got {self.steps!r}")
-        if not (self.lr > 0 and math.isfinite(self.lr)):
-            raise InputError(f"lr: must be > 0, got {self.lr!r}")
-        for name in ("weight_decay", "spectral_reg", "weight_noise", "coarse_eps"):
-            v = getattr(self, name)
-            if not (v >= 0 and math.isfinite(v)):
-                raise InputError(f"{name}: must be >= 0 and finite, got {v!r}")
-        if not all(0 <= b < 1 for b in self.betas) or len(self.betas) != 2:
-            raise InputError(f"betas: must be two numbers in [0, 1), got {self.betas!r}")
-        if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
-            raise InputError(f"device: must be auto, cpu or cuda, got {self.device!r}")
-        for name in ("eval_points", "measure_points", "checkpoint_every", "warmup"):
-            v = getattr(self, name)
-            if not isinstance(v, int) or v < 0:
-                raise InputError(f"{name}: must be an integer >= 0, got {v!r}")
-        bad = [m for m in self.measures if m not in ALL_MEASURES]
-        if bad:
-            raise InputError(f"measures: unknown {bad}; choose from {', '.join(ALL_MEASURES)}")
-
-    def model_config(self, ds: ModularDataset) -> ModelConfig:
-        """The full :class:`ModelConfig` for this task's vocabulary and sequence length."""
-        return ModelConfig(
-            vocab_size=ds.vocab_size,
-            seq_len=ds.seq_len,
-            d_vocab_out=ds.p,
-            **dataclasses.asdict(self.model),
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> TrainConfig:
-        """Inverse of :meth:`to_dict` (unknown keys are an error)."""
-        d = dict(d)
-        task = TaskConfig(**d.pop("task", {}))
-        model = ArchConfig(**d.pop("model", {}))
-        for key in ("betas", "measures"):
-            if key in d:
-                d[key] = tuple(d[key])
-        return cls(task=task, model=model, **d)
-
-
-@dataclass
-class TrainResult:
-    """Metrics rows, events (``None`` when they did not occur) and output paths."""
-
-    rows: list[dict[str, Any]]
-    t_mem: int | None
-    t_gen: int | None
-    paths: dict[str, Path]
-    config: TrainConfig
-    model: Transformer | None = None
-    dataset: ModularDataset | None = None
 
 
 def log_schedule(steps: int, n: int) -> list[int]:
@@ -171,130 +88,8 @@ def resolve_device(device: str) -> torch.device:
     return torch.device(device)
 
 
-def lr_at(cfg: TrainConfig, update: int) -> float:
-    """Linear warm-up over ``cfg.warmup`` updates, then constant (SPEC §4.2)."""
-    if cfg.warmup <= 0:
-        return cfg.lr
-    return cfg.lr * min(1.0, (update + 1) / cfg.warmup)
-
-
-def _rng_tensors(gen: torch.Generator) -> dict[str, torch.Tensor]:
-    return {"rng.noise": gen.get_state()}
-
-
-def _flat_row(step: int, wall: float, values: Mapping[str, Any]) -> dict[str, Any]:
-    row: dict[str, Any] = {"step": step, "wall_s": wall}
-    for k, v in values.items():
-        row[k] = v if isinstance(v, str) else float(v)
-    return row
-
-
-class _Run:
-    """Mutable state of one run: model, optimizer, noise generator, rows."""
-
-    def __init__(self, cfg: TrainConfig, ds: ModularDataset, device: torch.device) -> None:
-        self.cfg, self.device = cfg, device
-        self.ds = ds
-        self.dsd = ds.to(device)
-        self.model = Transformer.from_seed(cfg.model_config(ds), cfg.seed).to(device)
-        self.opt = torch.optim.AdamW(
-            self.model.parameters(),
-            lr=cfg.lr,
-            betas=cfg.betas,
-            weight_decay=cfg.weight_decay,
-        )
-        self.noise_gen = torch.Generator(device=device).manual_seed(cfg.seed + 7919)
-        self.step = 0
-        self.rows: list[dict[str, Any]] = []
-        self.elapsed = 0.0
-
-    def loss(self) -> torch.Tensor:
-        cfg, model = self.cfg, self.model
-        x, y = self.dsd.train_x, self.dsd.train_y
-        with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=self._amp()):
-            if cfg.weight_noise > 0:
-                noisy = {
-                    n: p
-                    + cfg.weight_noise
-                    * torch.randn(p.shape, generator=self.noise_gen, device=p.device, dtype=p.dtype)
-                    for n, p in model.named_parameters()
-                }
-                logits = functional_call(model, noisy, (x,))
-            else:
-                logits = model(x)
-            loss = F.cross_entropy(logits.float(), y)
-        if cfg.spectral_reg > 0:
-            loss = loss + cfg.spectral_reg * spectral_entropy_penalty(model.named_weight_matrices())
-        return loss
-
-    def _amp(self) -> bool:
-        return self.cfg.amp and self.device.type == "cuda"
-
-    def update(self) -> None:
-        for g in self.opt.param_groups:
-            g["lr"] = lr_at(self.cfg, self.step)
-        self.opt.zero_grad(set_to_none=True)
-        self.loss().backward()
-        self.opt.step()
-        self.step += 1
-
-    def state_tensors(self) -> dict[str, torch.Tensor]:
-        t = {f"param.{n}": p for n, p in self.model.named_parameters()}
-        otens, self._opt_meta = optimizer_to_tensors(self.opt)
-        t.update(otens)
-        t.update(_rng_tensors(self.noise_gen))
-        return t
-
-    def save(self, stem: Path, full: bool) -> None:
-        if full:
-            tensors = self.state_tensors()
-            extra = {"optimizer": self._opt_meta, "rows": self.rows, "elapsed_s": self.elapsed}
-        else:
-            tensors = {f"param.{n}": p for n, p in self.model.named_parameters()}
-            extra = {"row": self.rows[-1] if self.rows else None}
-        state = {
-            "kind": "full" if full else "weights",
-            "step": self.step,
-            "config": self.cfg.to_dict(),
-        }
-        state.update(extra)
-        save_checkpoint(stem, tensors, state)
-
-    def restore(self, stem: Path) -> None:
-        tensors, meta = load_checkpoint(stem)
-        if meta.get("kind") != "full":
-            raise InputError(
-                f"resume: {stem} is a weights-only snapshot; resume from checkpoints/last"
-            )
-        if TrainConfig.from_dict(meta["config"]) != self.cfg:
-            raise InputError(
-                f"resume: {stem} was written with a different configuration; "
-                "resume with the same options (or start a fresh --out)"
-            )
-        _load_params(self.model, tensors)
-        optimizer_from_tensors(self.opt, tensors, meta["optimizer"])
-        self.noise_gen.set_state(tensors["rng.noise"])
-        self.step = int(meta["step"])
-        self.rows = list(meta["rows"])
-        self.elapsed = float(meta.get("elapsed_s", 0.0))
-
-
-def _load_params(model: Transformer, tensors: Mapping[str, torch.Tensor]) -> None:
-    with torch.no_grad():
-        for n, p in model.named_parameters():
-            key = f"param.{n}"
-            if key not in tensors:
-                raise InputError(
-                    f"checkpoint: parameter {n} missing; was it written by this model?"
-                )
-            p.copy_(tensors[key].to(p.device, p.dtype))
-
-
-def _measure_fns(cfg: TrainConfig, extra: Any) -> dict[str, MeasureFn]:
-    fns: dict[str, MeasureFn] = {}
-    for name in cfg.measures:
-        opts = {"eps": cfg.coarse_eps, "budget": cfg.coarse_budget} if name == "compression" else {}
-        fns[name] = get_measure(name, **opts)
+def _build_measures(cfg: TrainConfig, extra: ExtraMeasures) -> dict[str, MeasureFn]:
+    fns: dict[str, MeasureFn] = dict(build_measures(cfg.measures, cfg.measure_option_map()))
     if extra is None:
         return fns
     if isinstance(extra, Mapping):
@@ -305,10 +100,215 @@ def _measure_fns(cfg: TrainConfig, extra: Any) -> dict[str, MeasureFn]:
     return fns
 
 
+def _flat_row(step: int, wall: float, values: Mapping[str, Any]) -> dict[str, Any]:
+    row: dict[str, Any] = {"step": step, "wall_s": wall}
+    for k, v in values.items():
+        row[k] = v if isinstance(v, str) else float(v)
+    return row
+
+
+def _title(cfg: TrainConfig) -> str:
+    t = cfg.task
+    return (
+        f"{cfg.preset or 'custom'}: a {t.op} b mod {t.p}, f={t.frac:g}, wd={cfg.weight_decay:g}, "
+        f"lr={cfg.lr:g}, seed={cfg.seed}"
+    )
+
+
+class _Loop:
+    """The schedule, logging and every file of a run; one folder per seed of ``run``."""
+
+    def __init__(
+        self, run: RunState, ds: ModularDataset, dirs: Sequence[Path], measures: ExtraMeasures
+    ) -> None:
+        self.run, self.ds, self.dirs = run, ds, list(dirs)
+        self.cfg = run.cfg
+        self.fns = _build_measures(self.cfg, measures)
+        self.rows: list[list[dict[str, Any]]] = [[] for _ in self.dirs]
+        self.elapsed = 0.0
+        self.measure_steps = set(log_schedule(self.cfg.steps, self.cfg.measure_points))
+        self.eval_steps = set(log_schedule(self.cfg.steps, self.cfg.eval_points))
+        self.eval_steps |= self.measure_steps
+
+    # -- checkpoints -----------------------------------------------------------------------
+
+    def save(self, i: int, stem: Path, model: Transformer | None = None) -> None:
+        """A full checkpoint of seed ``i``, or a weights-only snapshot of ``model``."""
+        run, rows = self.run, self.rows[i]
+        full = model is None
+        if full:
+            tensors, opt_meta = run.state_tensors(i)
+            extra = {
+                "optimizer": opt_meta,
+                "rows": rows,
+                "elapsed_s": self.elapsed,
+                **run.checkpoint_fields(),
+            }
+        else:
+            tensors = {f"param.{n}": p for n, p in model.named_parameters()}
+            extra = {"row": rows[-1] if rows else None}
+        state = {
+            "kind": "full" if full else "weights",
+            "step": run.step,
+            "config": run.cfgs[i].to_dict(),
+            **extra,
+        }
+        save_checkpoint(stem, tensors, state)
+
+    def save_all(self) -> None:
+        for i, d in enumerate(self.dirs):
+            self.save(i, d / "checkpoints" / "last")
+
+    def restore(self) -> None:
+        """Continue from every seed's ``checkpoints/last``, refusing anything that differs."""
+        tensors, metas = [], []
+        for d, cfg in zip(self.dirs, self.run.cfgs, strict=True):
+            stem = d / "checkpoints" / "last"
+            if not stem.with_suffix(".json").exists():
+                raise InputError(
+                    f"resume: no checkpoint at {stem.with_suffix('.json')}; train without --resume"
+                )
+            t, meta = load_checkpoint(stem)
+            if meta.get("kind") != "full":
+                raise InputError(
+                    f"resume: {stem} is a weights-only snapshot; resume from checkpoints/last"
+                )
+            if TrainConfig.from_dict(meta["config"]) != cfg:
+                raise InputError(
+                    f"resume: {stem} was written with a different configuration; "
+                    "resume with the same options (or start a fresh --out)"
+                )
+            tensors.append(t)
+            metas.append(meta)
+        steps = {int(m["step"]) for m in metas}
+        if len(steps) != 1:
+            raise InputError(
+                f"resume: seeds stopped at different steps {sorted(steps)}; resume each alone"
+            )
+        self.run.restore(tensors, metas)
+        self.run.step = steps.pop()
+        self.rows = [list(m["rows"]) for m in metas]
+        self.elapsed = float(metas[0].get("elapsed_s", 0.0))
+
+    # -- logging ---------------------------------------------------------------------------
+
+    def log(self, step: int) -> None:
+        measured = step in self.measure_steps
+        dsd = self.run.dsd
+        for i, model in enumerate(self.run.models()):
+            model.eval()
+            vals: dict[str, Any] = dict(basic_metrics(model, dsd))
+            if measured:
+                for fn in self.fns.values():
+                    vals.update(fn(model, dsd))
+            self.rows[i].append(_flat_row(step, self.elapsed, vals))
+            model.train()
+            if self.cfg.snapshots and measured:
+                self.save(i, self.dirs[i] / "checkpoints" / f"step_{step:07d}", model)
+
+    def write_metrics(self, i: int) -> Path:
+        keys: dict[str, None] = {}
+        for r in self.rows[i]:
+            keys.update(dict.fromkeys(r))
+        return write_csv(self.dirs[i] / "metrics.csv", self.rows[i], header=list(keys))
+
+    def _postfix(self) -> dict[str, str]:
+        if len(self.rows) == 1:
+            r = self.rows[0][-1]
+            return {
+                "loss": f"{r['train_loss']:.3g}/{r['test_loss']:.3g}",
+                "acc": f"{r['train_acc']:.3f}/{r['test_acc']:.3f}",
+            }
+        return {"test_acc": " ".join(f"{r[-1]['test_acc']:.2f}" for r in self.rows)}
+
+    # -- the loop --------------------------------------------------------------------------
+
+    def run_steps(self, progress: bool, stop_after: int | None) -> None:
+        """Train to ``cfg.steps`` (or ``stop_after``), logging and checkpointing on schedule."""
+        from tqdm import tqdm
+
+        run, cfg = self.run, self.cfg
+        bar = tqdm(
+            total=cfg.steps,
+            initial=run.step,
+            disable=not progress,
+            file=sys.stderr,
+            desc="train",
+            dynamic_ncols=True,
+        )
+        if run.step == 0 and not self.rows[0]:
+            self.log(0)
+        last_stop = cfg.steps if stop_after is None else min(stop_after, cfg.steps)
+        try:
+            while run.step < last_stop:
+                t0 = time.perf_counter()
+                run.update()
+                self.elapsed += time.perf_counter() - t0
+                bar.update(1)
+                if run.step in self.eval_steps:
+                    self.log(run.step)
+                    bar.set_postfix(self._postfix(), refresh=False)
+                    if run.step in self.measure_steps:
+                        for i in range(len(self.dirs)):
+                            self.write_metrics(i)
+                if cfg.checkpoint_every and run.step % cfg.checkpoint_every == 0:
+                    self.save_all()
+        finally:
+            bar.close()
+
+    def results(self, finished: bool, plot: bool) -> list[TrainResult]:
+        """Write each seed's folder (when ``finished``) and return one result per seed."""
+        if finished:
+            self.save_all()
+        models = self.run.models()
+        return [self._seed_result(i, models[i], finished, plot) for i in range(len(self.dirs))]
+
+    def _seed_result(self, i: int, model: Transformer, finished: bool, plot: bool) -> TrainResult:
+        d, rows, cfg = self.dirs[i], self.rows[i], self.run.cfgs[i]
+        paths = {"metrics_csv": d / "metrics.csv", "summary_json": d / "summary.json"}
+        t_mem, t_gen = detect_events(rows)
+        if not finished:  # stopped as if killed: nothing more is written
+            return TrainResult(rows, t_mem, t_gen, paths, cfg, model, self.ds)
+        paths["checkpoint"] = d / "checkpoints" / "last.json"
+        self.write_metrics(i)
+        summary = {
+            "metadata": run_metadata(self.run.command, cfg, seed=cfg.seed),
+            "t_mem": t_mem,
+            "t_gen": t_gen,
+            "final": rows[-1],
+            "device": str(self.run.device),
+            **self.run.summary_fields(self.elapsed),
+        }
+        write_json(paths["summary_json"], summary)
+        if plot:
+            from transformer_check.plots import plot_run
+
+            fig = plot_run(rows, t_mem, t_gen, title=_title(cfg))
+            paths["figure"] = save_figure(fig, d / "training")[0]
+        return TrainResult(rows, t_mem, t_gen, paths, cfg, model, self.ds)
+
+
+def _drive(
+    run: RunState,
+    ds: ModularDataset,
+    dirs: Sequence[Path],
+    measures: ExtraMeasures,
+    progress: bool,
+    resume: bool,
+    stop_after: int | None,
+    plot: bool,
+) -> list[TrainResult]:
+    loop = _Loop(run, ds, dirs, measures)
+    if resume:
+        loop.restore()
+    loop.run_steps(progress, stop_after)
+    return loop.results(finished=run.step >= run.cfg.steps, plot=plot)
+
+
 def train(
     cfg: TrainConfig,
     out_dir: str | Path,
-    measures: Mapping[str, MeasureFn] | Sequence[MeasureFn] | None = None,
+    measures: ExtraMeasures = None,
     progress: bool = True,
     *,
     resume: bool = False,
@@ -321,105 +321,45 @@ def train(
     (a mapping gives them names). ``resume`` continues from ``out_dir/checkpoints/last``.
     ``stop_after`` stops after that many total steps without a final save (a simulated kill).
     """
-    out = Path(out_dir)
-    ckdir = out / "checkpoints"
     device = resolve_device(cfg.device)
     ds = make_dataset(cfg.task)
-    run = _Run(cfg, ds, device)
-    fns = _measure_fns(cfg, measures)
-    if resume:
-        if not (ckdir / "last.json").exists():
-            raise InputError(
-                f"resume: no checkpoint at {ckdir / 'last.json'}; train without --resume"
-            )
-        run.restore(ckdir / "last")
-    eval_steps = set(log_schedule(cfg.steps, cfg.eval_points))
-    measure_steps = set(log_schedule(cfg.steps, cfg.measure_points))
-    eval_steps |= measure_steps
-    meta = run_metadata("transformer_check train", cfg, seed=cfg.seed)
-    paths = {"metrics_csv": out / "metrics.csv", "summary_json": out / "summary.json"}
-
-    def log(step: int) -> None:
-        run.model.eval()
-        vals: dict[str, Any] = dict(basic_metrics(run.model, run.dsd))
-        if step in measure_steps:
-            for fn in fns.values():
-                vals.update(fn(run.model, run.dsd))
-        run.rows.append(_flat_row(step, run.elapsed, vals))
-        run.model.train()
-        if cfg.snapshots and step in measure_steps:
-            run.save(ckdir / f"step_{step:07d}", full=False)
-
-    def write_metrics() -> None:
-        keys: dict[str, None] = {}
-        for r in run.rows:
-            keys.update(dict.fromkeys(r))
-        write_csv(paths["metrics_csv"], run.rows, header=list(keys))
-
-    from tqdm import tqdm
-
-    bar = tqdm(
-        total=cfg.steps,
-        initial=run.step,
-        disable=not progress,
-        file=sys.stderr,
-        desc="train",
-        dynamic_ncols=True,
-    )
-    if run.step == 0 and not run.rows:
-        log(0)
-    last_stop = cfg.steps if stop_after is None else min(stop_after, cfg.steps)
-    try:
-        while run.step < last_stop:
-            t0 = time.perf_counter()
-            run.update()
-            run.elapsed += time.perf_counter() - t0
-            bar.update(1)
-            if run.step in eval_steps:
-                log(run.step)
-                r = run.rows[-1]
-                bar.set_postfix(
-                    loss=f"{r['train_loss']:.3g}/{r['test_loss']:.3g}",
-                    acc=f"{r['train_acc']:.3f}/{r['test_acc']:.3f}",
-                    refresh=False,
-                )
-                if run.step in measure_steps:
-                    write_metrics()
-            if cfg.checkpoint_every and run.step % cfg.checkpoint_every == 0:
-                run.save(ckdir / "last", full=True)
-    finally:
-        bar.close()
-    if stop_after is not None and run.step < cfg.steps:
-        return TrainResult(run.rows, *detect_events(run.rows), paths, cfg, run.model, ds)
-    run.save(ckdir / "last", full=True)
-    paths["checkpoint"] = ckdir / "last.json"
-    write_metrics()
-    t_mem, t_gen = detect_events(run.rows)
-    summary = {
-        "metadata": meta,
-        "t_mem": t_mem,
-        "t_gen": t_gen,
-        "final": run.rows[-1],
-        "device": str(device),
-        "train_seconds": run.elapsed,
-        "n_train": ds.n_train,
-        "n_test": ds.n_test,
-        "n_params": sum(p.numel() for p in run.model.parameters()),
-    }
-    write_json(paths["summary_json"], summary)
-    if plot:
-        from transformer_check.plots import plot_run
-
-        paths["figure"] = plot_run(run.rows, t_mem, t_gen, out / "training", title=_title(cfg))[0]
-    return TrainResult(run.rows, t_mem, t_gen, paths, cfg, run.model, ds)
+    run = SingleRun(cfg, ds, device)
+    return _drive(run, ds, [Path(out_dir)], measures, progress, resume, stop_after, plot)[0]
 
 
-def _title(cfg: TrainConfig) -> str:
-    t = cfg.task
-    return (
-        f"{cfg.preset or 'custom'}: a {t.op} b mod {t.p}, f={t.frac:g}, wd={cfg.weight_decay:g}, "
-        f"lr={cfg.lr:g}, seed={cfg.seed}"
-    )
+def train_seeds(
+    cfg: TrainConfig,
+    seeds: Sequence[int],
+    out_dir: str | Path,
+    measures: ExtraMeasures = None,
+    progress: bool = True,
+    *,
+    batched: bool | str = "auto",
+    resume: bool = False,
+    plot: bool = True,
+    stop_after: int | None = None,
+) -> list[TrainResult]:
+    """Train ``cfg`` once per seed, as one vmapped model when ``batched`` (or ``"auto"`` on CUDA).
+
+    ``"auto"`` batches only on a GPU: on the CPU the default model's full-batch matmuls already
+    fill the core and the vmapped step measured 0.93x the looped one (benchmarks/
+    bench_transformer.py). Results are in ``out_dir/seed_<s>``, in the order of ``seeds``.
+    """
+    seeds = [int(s) for s in seeds]
+    if len(set(seeds)) != len(seeds) or not seeds:
+        raise InputError(f"seeds: must be distinct non-negative integers, got {seeds}")
+    out = Path(out_dir)
+    dirs = [out / f"seed_{s}" for s in seeds]
+    cfgs = [dataclasses.replace(cfg, seed=s) for s in seeds]
+    if batched == "auto":
+        batched = resolve_device(cfg.device).type == "cuda"
+    if not batched or len(seeds) == 1:
+        kw = dict(resume=resume, plot=plot, stop_after=stop_after)
+        return [train(c, d, measures, progress, **kw) for c, d in zip(cfgs, dirs, strict=True)]
+    device = resolve_device(cfg.device)
+    ds = make_dataset(cfg.task)
+    run = BatchedRun(cfgs, ds, device)
+    return _drive(run, ds, dirs, measures, progress, resume, stop_after, plot)
 
 
 def load_model(
@@ -430,6 +370,6 @@ def load_model(
     cfg = TrainConfig.from_dict(meta["config"])
     ds = make_dataset(cfg.task)
     model = Transformer(cfg.model_config(ds)).to(resolve_device(device))
-    _load_params(model, tensors)
+    load_params(model, tensors)
     model.eval()
     return model, cfg, ds, meta

@@ -176,6 +176,8 @@ def add_config_flags(
             raise TypeError(f"{cls.__name__}.{path}: type {tp} needs a FlagSpec(check=...)")
         if spec.choices is not None:
             kw["choices"] = list(spec.choices)
+        elif "action" not in kw:  # help shows --lr LR, not the internal dest
+            kw["metavar"] = flag.lstrip("-").replace("-", "_").upper()
         parser.add_argument(flag, **kw)
         dests[dest] = path
     return dests

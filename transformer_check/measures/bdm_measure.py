@@ -7,11 +7,12 @@ Quartile symbols are scale-free, so weight-decay shrinkage alone does not move t
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 
 import torch
 
-__all__ = ["bdm_measures"]
+__all__ = ["BDMOptions", "bdm_measures"]
 
 
 @lru_cache(maxsize=1)
@@ -20,6 +21,11 @@ def _engine():
     from bdm.weights import bdm_for
 
     return bdm_for(4, "2d")
+
+
+@dataclass(frozen=True)
+class BDMOptions:
+    """:func:`bdm_measures` has no knobs; the empty options keep one calling convention."""
 
 
 @torch.no_grad()

@@ -22,16 +22,35 @@ Gaussian ``delta W`` the second-order value is ``(1/2) s^2 ||x||^2 (1 - sum_y p_
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from theory.base.errors import InputError
+from theory.base.errors import InputError, check_choice, check_int, check_positive
 
-__all__ = ["local_circuit_complexity", "circuit_measure"]
+__all__ = ["CircuitOptions", "local_circuit_complexity", "circuit_measure"]
 
 MODES = ("gaussian", "zero")
+
+
+@dataclass(frozen=True)
+class CircuitOptions:
+    """Knobs of :func:`circuit_measure`: perturbation size and kind, draws and their seed."""
+
+    sigma: float = 0.1
+    mode: str = "gaussian"
+    draws: int = 4
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        check_choice("mode", self.mode, MODES)
+        check_positive("sigma", self.sigma, allow_zero=True)
+        if self.mode == "zero" and self.sigma > 1:
+            raise InputError(f"sigma: the zeroed fraction must be in [0, 1], got {self.sigma}")
+        check_int("draws", self.draws, 1)
+        check_int("seed", self.seed)
 
 
 @torch.no_grad()

@@ -31,9 +31,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from theory.base.errors import InputError
+from theory.base.errors import InputError, check_int
 
 __all__ = [
+    "CompressionOptions",
     "bz2_size",
     "naive_bz2_bytes",
     "k_tau",
@@ -42,6 +43,7 @@ __all__ = [
     "CoarseGrainer",
     "coarse_grain",
     "compression_measures",
+    "compression_measure",
 ]
 
 _BZ2_LEVEL = 9
@@ -297,6 +299,29 @@ def _bisect_search(
         lambda x: probe(tau_b, math.exp(x)), math.log(d_b), math.log(d_b * 1.6), 0.0, n_up
     )
     bisect(lambda t: probe(t, math.exp(log_b)), tau_b, max(tau_min, tau_b - 0.1), tau_b, left[0])
+
+
+@dataclass(frozen=True)
+class CompressionOptions:
+    """Knobs of :func:`compression_measure`: loss tolerance ``eps`` (eq. 7) and search ``budget``."""
+
+    eps: float = 0.1
+    budget: int = 24
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.eps, int | float) and self.eps > 0 and math.isfinite(self.eps)):
+            raise InputError(f"eps: must be a positive finite loss tolerance, got {self.eps!r}")
+        check_int("budget", self.budget, 2)
+
+
+def compression_measure(eps: float = 0.1, budget: int = 24):
+    """Measure ``f(model, dataset)``: :func:`compression_measures` with these knobs."""
+    CompressionOptions(eps, budget)
+
+    def measure(model, ds) -> dict[str, float]:
+        return compression_measures(model, ds, eps=eps, budget=budget)
+
+    return measure
 
 
 def compression_measures(model, ds, *, eps: float = 0.1, budget: int = 24) -> dict[str, float]:

@@ -9,10 +9,19 @@ frequency ``k`` is pooled with its conjugate ``p - k`` and over the model dimens
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 
-__all__ = ["gini", "ipr", "frequency_energy", "key_frequencies", "fourier_measures"]
+__all__ = [
+    "FourierOptions",
+    "gini",
+    "ipr",
+    "frequency_energy",
+    "key_frequencies",
+    "fourier_measures",
+]
 
 
 def gini(s: np.ndarray) -> float:
@@ -52,6 +61,11 @@ def key_frequencies(W: np.ndarray, factor: float = 3.0) -> list[int]:
     if e.sum() == 0:
         return []
     return [int(k) + 1 for k in np.flatnonzero(e > factor * e.mean())]
+
+
+@dataclass(frozen=True)
+class FourierOptions:
+    """:func:`fourier_measures` has no knobs; the empty options keep one calling convention."""
 
 
 @torch.no_grad()

@@ -23,10 +23,11 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from theory.base.errors import InputError
+from theory.base.errors import InputError, check_int
 
 __all__ = [
     "SGLDConfig",
+    "LLC_MEASURE_CONFIG",
     "LLCResult",
     "estimate_llc",
     "RRRProblem",
@@ -63,15 +64,18 @@ class SGLDConfig:
             )
         if not (self.gamma >= 0 and math.isfinite(self.gamma)):
             raise InputError(f"gamma: must be >= 0 and finite, got {self.gamma}; use e.g. 100")
-        for name in ("n_chains", "n_steps"):
-            if int(getattr(self, name)) < 1:
-                raise InputError(f"{name}: must be >= 1, got {getattr(self, name)}")
-        if self.n_burnin < 0:
-            raise InputError(f"n_burnin: must be >= 0, got {self.n_burnin}")
-        if self.batch_size is not None and self.batch_size < 1:
-            raise InputError(f"batch_size: must be >= 1 or None, got {self.batch_size}")
+        check_int("n_chains", self.n_chains, 1)
+        check_int("n_steps", self.n_steps, 1)
+        check_int("n_burnin", self.n_burnin, 0)
+        check_int("seed", self.seed)
+        if self.batch_size is not None:
+            check_int("batch_size", self.batch_size, 1)
         if self.beta is not None and not (self.beta > 0 and math.isfinite(self.beta)):
             raise InputError(f"beta: must be positive and finite or None, got {self.beta}")
+
+
+# The training-time measure's settings, the cross-check's (docs/crosscheck.md): cheap, for trajectories.
+LLC_MEASURE_CONFIG = SGLDConfig(n_chains=2, n_steps=100, n_burnin=30, eps=1e-4, gamma=100.0)
 
 
 @dataclass
@@ -389,10 +393,10 @@ def llc_measure(
     """A measure ``f(model, dataset) -> {"llc": ..., "llc_se": ...}`` for the training hook.
 
     Uses the training split with per-sample cross-entropy (the model's NLL in nats) by default.
-    Default SGLD settings are the cross-check's (docs/crosscheck.md): cheap, for trajectories.
-    The chain seed is fixed so successive checkpoints are compared with the same noise.
+    Default SGLD settings: :data:`LLC_MEASURE_CONFIG`. The chain seed is fixed so successive
+    checkpoints are compared with the same noise.
     """
-    cfg = config or SGLDConfig(n_chains=2, n_steps=100, n_burnin=30, eps=1e-4, gamma=100.0)
+    cfg = config or LLC_MEASURE_CONFIG
     loss_f = loss or torch.nn.functional.cross_entropy
 
     def measure(model: nn.Module, dataset: object) -> dict[str, float]:

@@ -16,15 +16,18 @@ unembedding -- the analogue of the paper's "first hidden layer -> logits".
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
-from theory.base.errors import InputError
+from theory.base.errors import InputError, check_int
+from transformer_check.model import act_name
 
 __all__ = [
     "N_INTERP",
+    "LMNOptions",
     "linear_connectivity",
     "lmn_from_connectivity",
     "linear_mapping_number",
@@ -33,6 +36,18 @@ __all__ = [
 ]
 
 N_INTERP = 21  # paper 002 footnote 2
+
+
+@dataclass(frozen=True)
+class LMNOptions:
+    """Knobs of :func:`lmn_measure`: how many seeded inputs the connectivity matrix spans."""
+
+    n_samples: int = 48
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        check_int("n_samples", self.n_samples, 1)
+        check_int("seed", self.seed)
 
 
 def _r2_paths(y: Tensor, lam: Tensor) -> Tensor:
@@ -125,8 +140,8 @@ def transformer_mid_resid(model: nn.Module, tokens: Tensor) -> Tensor:
     model(tokens, cache=cache)
     last = len(model.blocks) - 1
     blk = model.blocks[last]
-    pre = cache[f"resid_pre.{last}"][:, -1]
-    heads = cache.get(f"attn_head_out.{last}")
+    pre = cache[act_name("resid_pre", last)][:, -1]
+    heads = cache.get(act_name("attn_head_out", last))
     if heads is None:  # the layer was skipped
         return pre
     mid = pre + heads[:, -1].sum(dim=1)

@@ -22,9 +22,11 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from theory.base.errors import InputError
+from theory.base.errors import InputError, check_int
+from transformer_check.model import act_name
 
 __all__ = [
+    "MediationOptions",
     "MediationResult",
     "sample_counterfactual_pairs",
     "causal_mediation",
@@ -32,6 +34,22 @@ __all__ = [
     "layer_ranges",
     "mediation_measure",
 ]
+
+
+@dataclass(frozen=True)
+class MediationOptions:
+    """Knobs of :func:`mediation_measure`; ``ranges`` of blocks to skip (``None``: :func:`layer_ranges`)."""
+
+    n_pairs: int = 128
+    seed: int = 0
+    ranges: tuple[tuple[int, int], ...] | None = None
+
+    def __post_init__(self) -> None:
+        check_int("n_pairs", self.n_pairs, 1)
+        check_int("seed", self.seed)
+        for r in self.ranges or ():
+            if len(r) != 2 or not (0 <= check_int("ranges", r[0]) < check_int("ranges", r[1])):
+                raise InputError(f"ranges: each range is [a, b) with 0 <= a < b, got {list(r)}")
 
 
 @dataclass
@@ -76,7 +94,7 @@ def causal_mediation(
     total = float((base2 - base1).mean())
     cms = np.zeros((L, H))
     for lay in range(L):
-        heads2 = cache2[f"attn_head_out.{lay}"]  # [B, T, H, d_model]
+        heads2 = cache2[act_name("attn_head_out", lay)]  # [B, T, H, d_model]
         for h in range(H):
             patched = diff(model(s1, head_patch={(lay, h): heads2[:, :, h]}))
             cms[lay, h] = float((patched - base1).mean())

@@ -10,13 +10,30 @@ exact zeros dominate, and any ``tau`` below the smallest active value gives the 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
 
-from theory.base.errors import InputError
+from theory.base.errors import InputError, check_positive
+from transformer_check.measures._checks import check_bool
+from transformer_check.model import act_name
 
-__all__ = ["activation_sparsity", "sparsity_measure", "mlp_hidden_activations"]
+__all__ = ["SparsityOptions", "activation_sparsity", "sparsity_measure", "mlp_hidden_activations"]
+
+
+@dataclass(frozen=True)
+class SparsityOptions:
+    """Knobs of :func:`sparsity_measure`: threshold ``tau``, its scale and which positions count."""
+
+    tau: float = 0.01
+    relative: bool = True
+    last_position_only: bool = True
+
+    def __post_init__(self) -> None:
+        check_positive("tau", self.tau, allow_zero=True)
+        check_bool("relative", self.relative)
+        check_bool("last_position_only", self.last_position_only)
 
 
 def activation_sparsity(acts: Tensor, tau: float = 0.01, relative: bool = True) -> float:
@@ -37,7 +54,9 @@ def mlp_hidden_activations(model: nn.Module, tokens: Tensor) -> dict[int, Tensor
     """Post-activation MLP hidden units ``[B, T, d_mlp]`` per layer, read from the model cache."""
     cache: dict = {}
     model(tokens, cache=cache)
-    return {int(k.split(".")[1]): v for k, v in cache.items() if k.startswith("mlp_hidden.")}
+    # A skipped block leaves no entry, so its layer is absent rather than empty.
+    names = {lay: act_name("mlp_hidden", lay) for lay in range(len(model.blocks))}
+    return {lay: cache[n] for lay, n in names.items() if n in cache}
 
 
 def sparsity_measure(

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
 __all__ = [
+    "SpectralOptions",
     "spectral_entropy",
     "effective_rank",
     "spectral_entropy_penalty",
@@ -40,6 +42,11 @@ def spectral_entropy_penalty(mats: Mapping[str, Tensor]) -> Tensor:
     SPEC §4.2 fixes the aggregation as the mean over matrices.
     """
     return torch.stack([spectral_entropy(m) for m in mats.values()]).mean()
+
+
+@dataclass(frozen=True)
+class SpectralOptions:
+    """:func:`spectral_measures` has no knobs; the empty options keep one calling convention."""
 
 
 @torch.no_grad()

@@ -11,13 +11,27 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
 
 from theory.base.errors import InputError
+from transformer_check.measures._checks import check_bool
 
-__all__ = ["absolute_weight_entropy", "weight_entropy_measure"]
+__all__ = ["WeightEntropyOptions", "absolute_weight_entropy", "weight_entropy_measure"]
+
+
+@dataclass(frozen=True)
+class WeightEntropyOptions:
+    """Knobs of :func:`weight_entropy_measure`; ``per_matrix=False`` logs the pooled value only."""
+
+    normalised: bool = False
+    per_matrix: bool = True
+
+    def __post_init__(self) -> None:
+        check_bool("normalised", self.normalised)
+        check_bool("per_matrix", self.per_matrix)
 
 
 def absolute_weight_entropy(w: Tensor, normalised: bool = False) -> float:
@@ -35,18 +49,23 @@ def absolute_weight_entropy(w: Tensor, normalised: bool = False) -> float:
     return h
 
 
-def weight_entropy_measure(normalised: bool = False) -> Callable[[nn.Module, object], dict]:
+def weight_entropy_measure(
+    normalised: bool = False, per_matrix: bool = True
+) -> Callable[[nn.Module, object], dict]:
     """Measure ``f(model, dataset)``: entropy per 2-D weight matrix and pooled over all of them.
 
-    Uses ``model.named_weight_matrices()`` (the part-1 contract) when present, otherwise every
-    parameter with at least 2 dimensions. Keys ``weight_entropy`` and ``weight_entropy.{name}``.
+    Uses ``model.named_weight_matrices()`` when present, otherwise every parameter with at least
+    2 dimensions. Keys ``weight_entropy`` and (with ``per_matrix``) ``weight_entropy.{name}``.
     """
 
     def measure(model: nn.Module, dataset: object = None) -> dict[str, float]:
         mats = _matrices(model)
-        out = {
-            f"weight_entropy.{k}": absolute_weight_entropy(v, normalised) for k, v in mats.items()
-        }
+        out = {}
+        if per_matrix:
+            out = {
+                f"weight_entropy.{k}": absolute_weight_entropy(v, normalised)
+                for k, v in mats.items()
+            }
         pooled = torch.cat([v.detach().reshape(-1) for v in mats.values()])
         out["weight_entropy"] = absolute_weight_entropy(pooled, normalised)
         return out

@@ -1,8 +1,12 @@
-"""Complexity measures (SPEC §4.3) on cases with a known answer."""
+"""Complexity measures (SPEC §4.3) on cases with a known answer; the measure registry and the
+``measure`` subcommand."""
 
 from __future__ import annotations
 
 import bz2
+import dataclasses
+import inspect
+import json
 import math
 
 import numpy as np
@@ -11,11 +15,25 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from theory.base.cli import OccamArgumentParser, run_cli
+from theory.base.errors import InputError
+from transformer_check import measure_cli
 from transformer_check.data import TaskConfig, make_dataset
+from transformer_check.measures import (
+    ALL_MEASURES,
+    BUILTIN_MEASURES,
+    MEASURES,
+    PROGRESS_MEASURES,
+    build_measure,
+    build_measures,
+    get_measure,
+    parse_measure_option,
+)
 from transformer_check.measures.basic import basic_metrics, l2_norm, loss_accuracy
 from transformer_check.measures.compression import (
     CoarseGrainer,
     coarse_grain,
+    compression_measures,
     k_tau,
     naive_bz2_bytes,
 )
@@ -230,3 +248,170 @@ def test_fourier_measures_concentration_rises():
     assert planted["fourier_key_freqs"] == "5" and planted["fourier_key_share"] > 0.99
     assert planted["fourier_gini"] > rand["fourier_gini"]
     assert planted["fourier_ipr"] > rand["fourier_ipr"]
+
+
+# -- registry ------------------------------------------------------------------------------------
+def test_registry_names_and_groups():
+    assert BUILTIN_MEASURES == ("spectral", "compression", "fourier", "bdm")
+    assert PROGRESS_MEASURES == ("sparsity", "weight_entropy", "circuit", "lmn", "mediation", "llc")
+    assert ALL_MEASURES == BUILTIN_MEASURES + PROGRESS_MEASURES == tuple(MEASURES)
+    for spec in MEASURES.values():
+        assert dataclasses.is_dataclass(spec.options)
+        assert isinstance(spec.default_options(), spec.options)
+
+
+def test_option_defaults_are_the_factories_defaults():
+    """An options dataclass and its keyword factory agree field by field (so defaults reproduce
+    what ``x_measure()`` computed)."""
+    from transformer_check.measures.llc import LLC_MEASURE_CONFIG
+    from transformer_check.measures.registry import keywords
+
+    for name in ("compression", "sparsity", "weight_entropy", "circuit", "lmn", "mediation"):
+        spec = MEASURES[name]
+        factory = spec.factory.__wrapped__
+        params = {
+            k: v.default
+            for k, v in inspect.signature(factory).parameters.items()
+            if v.default is not inspect.Parameter.empty
+        }
+        assert params == dataclasses.asdict(spec.default_options()), name
+        assert callable(keywords(factory)(spec.default_options()))
+    assert MEASURES["llc"].default_options() == LLC_MEASURE_CONFIG
+    assert set(MEASURES["circuit"].field_names()) >= {"seed"}
+    assert MEASURES["lmn"].field_names() == ("n_samples", "seed")
+    assert MEASURES["mediation"].field_names()[:2] == ("n_pairs", "seed")
+    assert MEASURES["compression"].field_names() == ("eps", "budget")
+
+
+def test_built_measures_reproduce_the_direct_calls():
+    from transformer_check.measures.circuit import circuit_measure
+    from transformer_check.measures.lmn import lmn_measure
+    from transformer_check.measures.sparsity import sparsity_measure
+    from transformer_check.measures.weight_entropy import weight_entropy_measure
+
+    ds = make_dataset(TaskConfig(p=11, frac=0.5))
+    m = _tiny()
+    assert get_measure("compression", budget=4)(m, ds) == compression_measures(m, ds, budget=4)
+    assert build_measure("sparsity")(m, ds) == sparsity_measure()(m, ds)
+    assert build_measure("circuit", {"draws": 2})(m, ds) == circuit_measure(draws=2)(m, ds)
+    assert build_measure("lmn", {"n_samples": 6})(m, ds) == lmn_measure(n_samples=6)(m, ds)
+    full = get_measure("weight_entropy")(m, ds)
+    assert full == weight_entropy_measure()(m, ds) and len(full) > 1
+    pooled = build_measure("weight_entropy", {"per_matrix": False})(m, ds)
+    assert pooled == {"weight_entropy": full["weight_entropy"]}
+    opts = MEASURES["sparsity"].options(tau=0.0)
+    assert build_measure("sparsity", opts)(m, ds) == sparsity_measure(tau=0.0)(m, ds)
+
+
+def test_build_measures_options_and_errors():
+    fns = build_measures(["spectral", "lmn"], {"lmn": {"n_samples": 4}, "llc": {"n_chains": 1}})
+    assert list(fns) == ["spectral", "lmn"]
+    with pytest.raises(InputError, match="unknown measure 'nope'.*spectral, compression"):
+        build_measures(["nope"])
+    with pytest.raises(InputError, match="unknown measure 'lcc'"):
+        build_measures(["llc"], {"lcc": {}})
+    with pytest.raises(InputError, match="lmn: unknown option.*n_chains; valid: n_samples, seed"):
+        build_measures(["lmn"], {"lmn": {"n_chains": 4}})
+    with pytest.raises(InputError, match="llc.n_chains"):
+        build_measure("llc", {"n_chains": 0})
+    with pytest.raises(InputError, match="compression.budget"):
+        build_measure("compression", {"budget": 1})
+    with pytest.raises(InputError, match="SparsityOptions"):
+        build_measure("sparsity", MEASURES["lmn"].options())
+    with pytest.raises(InputError, match="spectral: unknown option.*valid: \\(none\\)"):
+        build_measure("spectral", {"x": 1})
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("llc.n_chains=4", ("llc", "n_chains", 4)),
+        ("llc.eps=1e-5", ("llc", "eps", 1e-5)),
+        ("llc.beta=none", ("llc", "beta", None)),
+        ("llc.batch_size=64", ("llc", "batch_size", 64)),
+        ("compression.eps=0.2", ("compression", "eps", 0.2)),
+        ("weight_entropy.per_matrix=false", ("weight_entropy", "per_matrix", False)),
+        ("circuit.mode=zero", ("circuit", "mode", "zero")),
+        ("mediation.ranges=[[0, 1]]", ("mediation", "ranges", ((0, 1),))),
+    ],
+)
+def test_parse_measure_option(text, expected):
+    assert parse_measure_option(text) == expected
+    name, field, value = expected
+    assert callable(build_measure(name, {field: value}))
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ("llc", "NAME.FIELD=VALUE"),
+        ("llc.n_chains", "NAME.FIELD=VALUE"),
+        ("=4", "NAME.FIELD=VALUE"),
+        ("lcc.n_chains=4", "unknown measure 'lcc'"),
+        ("llc.chains=4", "llc: unknown option 'chains'; valid: eps, gamma, n_chains"),
+        ("llc.n_chains=2.5", "llc.n_chains: expected an integer"),
+        ("llc.n_chains=0", "llc.n_chains: must be an integer in \\[1"),
+        ("llc.eps=abc", "llc.eps: expected a real number"),
+        ("circuit.mode=uniform", "circuit.mode: must be one of gaussian, zero"),
+        ("weight_entropy.per_matrix=maybe", "expected true or false"),
+        ("mediation.ranges=[[1, 0]]", "mediation.ranges"),
+        ("mediation.ranges=[[0,", "expected a JSON value"),
+    ],
+)
+def test_parse_measure_option_errors(text, match):
+    with pytest.raises(InputError, match=match):
+        parse_measure_option(text)
+
+
+# -- the measure subcommand ------------------------------------------------------------------------
+def _measure_main(argv):
+    def build():
+        parser = OccamArgumentParser(prog="tc")
+        measure_cli.add_subparser(parser.add_subparsers(dest="command"))
+        return parser
+
+    return run_cli(build, argv)
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    from transformer_check.train import TrainConfig, train
+
+    out = tmp_path_factory.mktemp("run")
+    cfg = TrainConfig(
+        task=TaskConfig(p=7, frac=0.6),
+        model=dataclasses.replace(TrainConfig().model, d_model=16, n_heads=2, d_head=8, d_mlp=16),
+        steps=4,
+        eval_points=2,
+        measure_points=0,
+        measures=(),
+        snapshots=False,
+    )
+    train(cfg, out, progress=False, plot=False)
+    return out / "checkpoints" / "last.json"
+
+
+def test_measure_cli_measure_option_reaches_the_measure(checkpoint, tmp_path, capsys):
+    mout = tmp_path / "m"
+    argv = ["measure", str(checkpoint), "--out", str(mout), "--measures", "compression", "llc"]
+    argv += ["--coarse-budget", "4", "--measure-option", "llc.n_chains=2"]
+    argv += ["--measure-option", "llc.n_steps=5", "--measure-option", "llc.n_burnin=1"]
+    assert _measure_main(argv) == 0
+    res = json.loads((mout / "measures.json").read_text())
+    opts = res["metadata"]["config"]["measure_options"]
+    assert opts["llc"] == {"n_chains": 2, "n_steps": 5, "n_burnin": 1}
+    assert opts["compression"]["budget"] == 4
+    assert np.isfinite(res["measures"]["llc"]) and "coarse_bytes" in res["measures"]
+    for name in ("measures.csv", "spectra.png", "spectra.svg"):
+        assert (mout / name).exists()
+
+
+@pytest.mark.parametrize(
+    "bad", ["llc.n_chains=zero", "llc.n_chains=0", "nope.x=1", "llc", "lmn.n_chains=2"]
+)
+def test_measure_cli_bad_measure_option_is_one_line_exit_2(bad, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        _measure_main(["measure", "ckpt.json", "--out", str(tmp_path), "--measure-option", bad])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--measure-option" in err[0]

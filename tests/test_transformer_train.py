@@ -10,7 +10,6 @@ import pytest
 import torch
 
 from theory.base.errors import InputError
-from transformer_check.batched import train_seeds
 from transformer_check.checkpoint import load_checkpoint, save_checkpoint
 from transformer_check.cli import main
 from transformer_check.data import TaskConfig
@@ -23,6 +22,7 @@ from transformer_check.train import (
     log_schedule,
     lr_at,
     train,
+    train_seeds,
 )
 
 TINY = ArchConfig(d_model=16, n_heads=2, d_head=8, d_mlp=32)
@@ -256,7 +256,7 @@ def test_demoss_preset_trains_small(tmp_path):
 
 
 def test_measure_computes_every_measure_by_default(tmp_path):
-    """`measure` with no --measures runs part 1 and the papers' progress measures and the LLC."""
+    """`measure` with no --measures runs the cheap group, the papers' progress measures and the LLC."""
     from transformer_check.measures import ALL_MEASURES
 
     out = tmp_path / "run"
@@ -272,3 +272,98 @@ def test_measure_computes_every_measure_by_default(tmp_path):
         assert isinstance(res[key], float) and np.isfinite(res[key]), key
     assert 0.0 <= res["act_sparsity"] <= 1.0 and res["lmn"] >= 1.0 - 1e-6
     assert len(ALL_MEASURES) == 10
+
+
+def test_train_result_trajectory(tmp_path):
+    res = train(_cfg(), tmp_path, progress=False, plot=False)
+    tr = res.trajectory
+    assert tr.t_mem == res.t_mem and tr.t_gen == res.t_gen
+    assert list(tr.steps) == [r["step"] for r in res.rows]
+    assert list(tr["test_acc"]) == [r["test_acc"] for r in res.rows]
+
+
+def test_config_json_roundtrip_with_measure_options():
+    cfg = _cfg(measure_options=(("llc", "n_chains", 4), ("compression", "eps", 0.2)))
+    back = TrainConfig.from_dict(json.loads(json.dumps(cfg.to_dict())))
+    assert back == cfg
+    opts = cfg.measure_option_map()
+    assert opts["compression"] == {"eps": 0.2, "budget": 24} and opts["llc"] == {"n_chains": 4}
+    with pytest.raises(InputError):
+        _cfg(measure_options=(("nope", "x", 1),))
+    with pytest.raises(InputError):
+        TrainConfig.from_dict({"stpes": 3})
+
+
+def test_presets_are_data():
+    assert all(isinstance(c, TrainConfig) and c.preset == n for n, c in PRESETS.items())
+    assert preset("quick") == PRESETS["quick"]
+    assert preset("nanda", op="-", **{"task.seed": 4}).task.seed == 4
+    with pytest.raises(InputError):
+        preset("quick", stpes=3)
+
+
+def _tiny_argv(out):
+    argv = ["train", "--p", "11", "--frac", "0.5", "--steps", "10", "--d-model", "16"]
+    argv += ["--n-heads", "2", "--d-head", "8", "--d-mlp", "32", "--measures", "spectral"]
+    argv += ["--measure-points", "2", "--eval-points", "3", "--no-snapshots", "--quiet"]
+    return [*argv, "--out", str(out)]
+
+
+def test_cli_every_field_is_a_flag_and_config_reruns_a_run(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    extra = ["--act", "gelu", "--layernorm", "pre", "--betas", "0.8", "0.95", "--warmup", "3"]
+    assert main([*_tiny_argv(a), *extra]) == 0
+    cfg_a = json.loads((a / "summary.json").read_text())["metadata"]["config"]
+    assert cfg_a["model"] == {
+        "d_model": 16,
+        "n_heads": 2,
+        "d_head": 8,
+        "d_mlp": 32,
+        "n_layers": 1,
+        "act": "gelu",
+        "layernorm": "pre",
+        "init_scale": None,
+    }
+    assert cfg_a["betas"] == [0.8, 0.95] and cfg_a["snapshots"] is False
+    assert main(["train", "--config", str(a / "summary.json"), "--quiet", "--out", str(b)]) == 0
+    sa, sb = (json.loads((d / "summary.json").read_text()) for d in (a, b))
+    assert sb["metadata"]["config"] == cfg_a
+    assert (sa["t_mem"], sa["t_gen"]) == (sb["t_mem"], sb["t_gen"])
+    rows = [[r.split(",") for r in (d / "metrics.csv").read_text().splitlines()] for d in (a, b)]
+    wall = rows[0][0].index("wall_s")
+    assert [r[:wall] + r[wall + 1 :] for r in rows[0]] == [
+        r[:wall] + r[wall + 1 :] for r in rows[1]
+    ]
+    # flags override the file; a checkpoint's JSON works as well
+    c = tmp_path / "c"
+    argv = ["train", "--config", str(a / "checkpoints" / "last.json"), "--steps", "4"]
+    assert main([*argv, "--quiet", "--out", str(c)]) == 0
+    cfg_c = json.loads((c / "summary.json").read_text())["metadata"]["config"]
+    assert cfg_c == {**cfg_a, "steps": 4}
+
+
+def test_cli_bad_config_file_is_one_line_exit_2(tmp_path, capsys):
+    bad = tmp_path / "bad.json"
+    for text in ("{not json", json.dumps({"config": {"stpes": 3}})):
+        bad.write_text(text)
+        assert main(["train", "--config", str(bad), "--quiet", "--out", str(tmp_path / "o")]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "--config" in err[0]
+    assert main(["train", "--config", str(tmp_path / "missing.json"), "--out", str(tmp_path)]) == 2
+    with pytest.raises(SystemExit) as exc:
+        main(["train", "--steps", "0", "--out", str(tmp_path)])
+    assert exc.value.code == 2
+    with pytest.raises(SystemExit) as exc:
+        main(["train", "--measure-option", "nope", "--out", str(tmp_path)])
+    assert exc.value.code == 2
+
+
+def test_cli_measure_option_reaches_the_measure(tmp_path):
+    out = tmp_path / "r"
+    argv = _tiny_argv(out)
+    argv[argv.index("spectral")] = "compression"
+    argv += ["--measure-option", "compression.budget=4", "--coarse-eps", "0.2"]
+    assert main(argv) == 0
+    cfg = json.loads((out / "summary.json").read_text())["metadata"]["config"]
+    assert cfg["measure_options"] == [["compression", "budget", 4]] and cfg["coarse_eps"] == 0.2
+    assert "coarse_bytes" in (out / "metrics.csv").read_text().splitlines()[0]

@@ -7,7 +7,16 @@ import math
 import pytest
 import torch
 
-from transformer_check.model import ModelConfig, Transformer
+from transformer_check.model import (
+    ACT_KINDS,
+    FINAL_RESID,
+    ModelConfig,
+    Transformer,
+    act_name,
+    parse_act_name,
+    parse_weight_name,
+    weight_name,
+)
 
 
 def _cfg(**kw) -> ModelConfig:
@@ -155,3 +164,33 @@ def test_named_weight_matrices_layout_and_round_trip():
     for (n1, p1), (_, p2) in zip(model.named_parameters(), other.named_parameters(), strict=True):
         if p1.dim() >= 2:
             assert torch.equal(p1, p2), n1
+
+
+def test_activation_names_are_the_cache_keys_and_round_trip():
+    """Every cache key is built by act_name (or is FINAL_RESID), and parse_act_name inverts it."""
+    model = Transformer.from_seed(_cfg(), 0)
+    cache: dict = {}
+    model(torch.zeros(2, 3, dtype=torch.long), cache=cache)
+    expected = {act_name(k, lay) for k in ACT_KINDS for lay in range(2)} | {FINAL_RESID}
+    assert set(cache) == expected
+    assert act_name("mlp_hidden", 1) == "mlp_hidden.1"  # the logged strings stay as they were
+    for name in expected - {FINAL_RESID}:
+        assert act_name(*parse_act_name(name)) == name
+    for bad in ("final_resid", "mlp_hidden", "mlp_hidden.x", "nope.0"):
+        with pytest.raises(ValueError):
+            parse_act_name(bad)
+    with pytest.raises(ValueError):
+        act_name("nope", 0)
+
+
+def test_weight_names_round_trip_and_unknown_names_are_rejected():
+    model = Transformer.from_seed(_cfg(), 0)
+    blocks = [n for n in model.named_weight_matrices() if n.startswith("blocks.")]
+    assert len(blocks) == 2 * 6
+    for name in blocks:
+        assert weight_name(*parse_weight_name(name)) == name
+    for bad in ("blocks.0.attn.W_in", "blocks.x.mlp.W_in", "blocks.0.mlp", "head.W_U"):
+        with pytest.raises(KeyError):
+            parse_weight_name(bad)
+    with pytest.raises(KeyError):
+        model.set_weight_matrices({"blocks.0.attn.W_in": torch.zeros(1)})

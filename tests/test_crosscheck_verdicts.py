@@ -1,22 +1,20 @@
-"""Cross-check verdicts (SPEC §4.4): pure functions on synthetic series, then end to end."""
+"""Cross-check verdicts (SPEC §4.4): pure functions on synthetic series."""
 
 from __future__ import annotations
 
-import copy
-import csv
 import math
 
 import numpy as np
 import pytest
 
-from theory.base.io import read_json
+from theory.base.trajectory import Trajectory
 from transformer_check.crosscheck import (
+    Sweep,
+    Sweeps,
     Thresholds,
     crossing_time,
     decide_all,
-    make_config,
     rescaled_time,
-    run_crosscheck,
     verdict_complexity,
     verdict_fourier,
     verdict_llc,
@@ -72,6 +70,21 @@ def synthetic_bundle():
     }
 
 
+def decide(bundle):
+    """:func:`decide_all` on a bundle of plain series (easy to mutate in a test)."""
+    tc = {k: v for k, v in bundle["transformer"].items() if k != "step"}
+    transformer = Trajectory(
+        bundle["transformer"]["step"], tc, {"t_mem": bundle["t_mem"], "t_gen": bundle["t_gen"]}
+    )
+    sf = bundle["sfm"]
+    sfm = Trajectory(
+        sf["step"], {"support": sf["support"]}, {"t_mem": sf["t_mem"], "t_gen": sf["t_gen"]}
+    )
+    sw = bundle["sweeps"]
+    sweeps = Sweeps(*(Sweep(sw[k]["strength"], sw[k]["t_gen"]) for k in ("transformer", "sfm")))
+    return decide_all(transformer, sfm, sweeps, bundle["p"])
+
+
 def test_rescaled_time_and_crossing():
     assert rescaled_time(T_MEM, T_MEM, T_GEN) == pytest.approx(0.0)
     assert rescaled_time(T_GEN, T_MEM, T_GEN) == pytest.approx(1.0)
@@ -82,7 +95,7 @@ def test_rescaled_time_and_crossing():
 
 
 def test_all_verdicts_hold_on_the_clean_story():
-    vs = {v.key: v for v in decide_all(synthetic_bundle())}
+    vs = {v.key: v for v in decide(synthetic_bundle())}
     assert all(v.holds for v in vs.values()), {k: (v.value, v.reason) for k, v in vs.items()}
     assert vs["llc_falls"].value == pytest.approx((100 - 25) / 100, abs=0.03)
     assert vs["regularisation_earlier"].value == pytest.approx(-1.0)
@@ -112,10 +125,10 @@ def test_all_verdicts_hold_on_the_clean_story():
     ],
 )
 def test_changing_the_data_changes_the_verdict(mutate, key):
-    base = {v.key: v for v in decide_all(synthetic_bundle())}
+    base = {v.key: v for v in decide(synthetic_bundle())}
     d = synthetic_bundle()
     mutate(d)
-    new = {v.key: v for v in decide_all(d)}
+    new = {v.key: v for v in decide(d)}
     assert base[key].holds is True and new[key].holds is False
     # the deciding numbers moved (the Fourier verdict's SFM half lives in its details)
     assert (new[key].value, new[key].details) != (base[key].value, base[key].details)
@@ -124,7 +137,7 @@ def test_changing_the_data_changes_the_verdict(mutate, key):
 def test_missing_events_are_undecided_never_guessed():
     d = synthetic_bundle()
     d["t_gen"] = None
-    vs = {v.key: v for v in decide_all(d)}
+    vs = {v.key: v for v in decide(d)}
     for k in ("complexity_rise_fall", "fourier_collapse", "event_timing", "llc_falls"):
         assert vs[k].holds is None and vs[k].value is None and vs[k].reason
     assert verdict_regularisation([1, 2], [None, None], [1, 2], [5, 3]).holds is None
@@ -162,91 +175,3 @@ def test_regularisation_censoring_ranks_non_grokking_last():
     assert v.value == pytest.approx(-1.0) and v.holds
     v = verdict_regularisation([0.3, 1, 3], [400, 900, None], [1, 2, 4], [300, 200, 100])
     assert v.value == pytest.approx(1.0) and v.holds is False
-
-
-def _read_csv(path):
-    with open(path) as fh:
-        return list(csv.DictReader(fh))
-
-
-def test_crosscheck_end_to_end_tiny(tmp_path):
-    """Tiny run: files written, and the verdicts recomputed from the written series agree."""
-    cfg = make_config("tiny")
-    rep = run_crosscheck(cfg, tmp_path, progress=False)
-    js = read_json(tmp_path / "crosscheck.json")
-    assert set(js["verdicts"]) == {
-        "complexity_rise_fall",
-        "fourier_collapse",
-        "event_timing",
-        "regularisation_earlier",
-        "llc_falls",
-    }
-    assert "metadata" in js and js["metadata"]["git_hash"] is not None or True
-    for ext in ("png", "svg"):
-        assert (tmp_path / f"crosscheck.{ext}").stat().st_size > 1000
-    # Rebuild the bundle from the CSV files alone and decide again: same verdicts, same numbers.
-    rows = _read_csv(tmp_path / "transformer" / "metrics.csv")
-
-    def col(k):
-        return np.array(
-            [float(r[k]) if r.get(k) not in (None, "", "nan") else np.nan for r in rows]
-        )
-
-    sfm_rows = _read_csv(tmp_path / "sfm_curves.csv")
-    sw = _read_csv(tmp_path / "sweeps.csv")
-
-    def tg(r):
-        return None if r["t_gen"] in ("", "None") else float(r["t_gen"])
-
-    keys = [k for k in rows[0] if k not in ("fourier_key_freqs",)]
-    bundle = {
-        "p": cfg.p,
-        "t_mem": js["events"]["transformer"]["t_mem"],
-        "t_gen": js["events"]["transformer"]["t_gen"],
-        "transformer": {k: col(k) for k in keys},
-        "sfm": {
-            "step": np.array([float(r["step"]) for r in sfm_rows]),
-            "support": np.array([float(r["support"]) for r in sfm_rows]),
-            "t_mem": js["events"]["sfm"]["t_mem"],
-            "t_gen": js["events"]["sfm"]["t_gen"],
-        },
-        "sweeps": {
-            s: {
-                "strength": [float(r["strength"]) for r in sw if r["system"] == s],
-                "t_gen": [tg(r) for r in sw if r["system"] == s],
-            }
-            for s in ("transformer", "sfm")
-        },
-    }
-    again = {v.key: v for v in decide_all(bundle)}
-    for k, v in js["verdicts"].items():
-        assert again[k].label == v["label"]
-        if v["value"] is not None:
-            assert again[k].value == pytest.approx(v["value"], rel=1e-6)
-    # and the bundle the run used gives the same verdicts when its data are perturbed only if
-    # the perturbation matters: flipping the SFM sweep flips the SFM sign recorded in details
-    d2 = copy.deepcopy(rep["data"])
-    d2["sweeps"]["sfm"]["t_gen"] = list(reversed(d2["sweeps"]["sfm"]["t_gen"]))
-    r_old = {v.key: v for v in decide_all(rep["data"])}["regularisation_earlier"].details["sfm"][
-        "rho"
-    ]
-    r_new = {v.key: v for v in decide_all(d2)}["regularisation_earlier"].details["sfm"]["rho"]
-    if r_old is not None and r_new is not None and r_old != 0:
-        assert r_new == pytest.approx(-r_old)
-
-
-def test_cli_registers_crosscheck():
-    from transformer_check.cli import build_parser
-
-    args = build_parser().parse_args(["crosscheck", "--preset", "tiny", "--out", "x"])
-    assert args.preset == "tiny" and callable(args.func)
-    with pytest.raises(SystemExit):
-        build_parser().parse_args(["crosscheck", "--preset", "nope"])
-
-
-def test_cli_rejects_bad_input_with_one_line(capsys):
-    from transformer_check.cli import main
-
-    assert main(["crosscheck", "--p", "30", "--out", "unused"]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "p:" in err[0]
