@@ -121,7 +121,7 @@ def main() -> int:
             "predicted_discretisation_excess": disc,
             "multiplicity_shift": -(ref.multiplicity - 1) / math.log(n / math.log(n)),
         }
-        # the test tolerance (tests/test_tc2_llc.py, docs/crosscheck.md)
+        # the test tolerance (tests/test_transformer_llc.py, docs/crosscheck.md)
         tol = disc + (ref.multiplicity - 1) / math.log(n / math.log(n)) + 4 * ours.llc_se
         tol += abs(ours.drift)
         row["occam"]["tolerance"] = tol

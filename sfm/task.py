@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from theory.base.errors import InputError, check_int, check_odd_prime, check_range
-from theory.base.modular import OPS
+from theory.base.modular import OPS, op_table
 
 from .basis import Basis, LogBasis, discrete_log_tables, make_basis
 
@@ -89,22 +89,6 @@ def resolve_target(
     return g
 
 
-def _combine(op: str, p: int) -> np.ndarray:
-    """Table ``(u o v) mod p`` (``/``: entries with ``v = 0`` are -1, outside the domain)."""
-    u = np.arange(p)[:, None]
-    v = np.arange(p)[None, :]
-    if op == "+":
-        return (u + v) % p
-    if op == "-":
-        return (u - v) % p
-    if op == "*":
-        return (u * v) % p
-    inv = np.array([0] + [pow(int(x), p - 2, p) for x in range(1, p)])
-    out = (u * inv[None, :]) % p
-    out[:, 0] = -1
-    return out
-
-
 def domain_mask(op: str, p: int) -> np.ndarray:
     """Pairs ``(u, v)`` on which ``u o v`` is defined (``/``: ``v != 0``) (SPEC §1.2)."""
     d = np.ones((p, p), dtype=bool)
@@ -116,7 +100,7 @@ def domain_mask(op: str, p: int) -> np.ndarray:
 def target_table(op: str, g: np.ndarray) -> np.ndarray:
     """``Y[u, v] = g((u o v) mod p)``; 0 outside the domain (SPEC §1.2)."""
     p = g.shape[-1]
-    idx = _combine(op, p)
+    idx = op_table(op, p)
     Y = g[..., np.where(idx < 0, 0, idx)]
     return np.where(idx < 0, 0.0, Y)
 

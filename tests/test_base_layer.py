@@ -23,7 +23,6 @@ from theory.base import (
     OccamArgumentParser,
     Trajectory,
     add_config_flags,
-    apply_op_int,
     apply_overrides,
     arg_type,
     check_choice,
@@ -32,6 +31,7 @@ from theory.base import (
     config_to_dict,
     is_prime,
     load_config_file,
+    op_table,
     overrides_from_args,
     primitive_root,
     replace_path,
@@ -54,16 +54,19 @@ def test_primitive_root_is_the_smallest_generator(p):
     assert r == int(sympy.primitive_root(p))  # sympy also returns the smallest one
 
 
-@given(st.sampled_from([3, 5, 7, 11, 13]), st.data())
-def test_apply_op_int_brute_force(p, data):
-    a = data.draw(st.integers(0, p - 1))
-    b = data.draw(st.integers(1, p - 1))
-    assert apply_op_int(a, b, "+", p) == (a + b) % p
-    assert apply_op_int(a, b, "-", p) == (a - b) % p
-    assert apply_op_int(a, b, "*", p) == (a * b) % p
-    q = apply_op_int(a, b, "/", p)
-    assert (q * b) % p == a  # the defining property of division in Z_p
+@pytest.mark.parametrize("p", [3, 5, 7, 13])
+def test_op_table_brute_force(p):
+    for a in range(p):
+        for b in range(p):
+            assert op_table("+", p)[a, b] == (a + b) % p
+            assert op_table("-", p)[a, b] == (a - b) % p
+            assert op_table("*", p)[a, b] == (a * b) % p
+            q = op_table("/", p)[a, b]
+            # the defining property of division in Z_p; b = 0 is outside the domain
+            assert (q == -1) if b == 0 else ((q * b) % p == a)
     assert OPS == ("+", "-", "*", "/")
+    with pytest.raises(ValueError, match="op: must be one of"):
+        op_table("%", 5)
 
 
 def test_check_choice_lists_the_choices():

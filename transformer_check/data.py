@@ -12,7 +12,7 @@ import torch
 from torch import Tensor
 
 from theory.base.errors import InputError, check_odd_prime, check_range
-from theory.base.modular import OPS
+from theory.base.modular import OPS, op_table
 
 __all__ = [
     "OPS",
@@ -82,17 +82,12 @@ class ModularDataset:
 
 
 def apply_op(a: Tensor, b: Tensor, op: str, p: int) -> Tensor:
-    """``a o b mod p``; division is ``a * b^(p-2) mod p`` (Fermat inverse, p prime, b != 0)."""
-    if op == "+":
-        return (a + b) % p
-    if op == "-":
-        return (a - b) % p
-    if op == "*":
-        return (a * b) % p
-    if op == "/":
-        inv = torch.tensor([pow(int(x), p - 2, p) if x else 0 for x in range(p)], dtype=torch.long)
-        return (a * inv[b]) % p
-    raise InputError(f"op: must be one of {' '.join(OPS)}, got {op!r}")
+    """``a o b mod p`` elementwise, looked up in :func:`theory.base.modular.op_table`."""
+    try:
+        table = torch.from_numpy(op_table(op, p))
+    except ValueError:
+        raise InputError(f"op: must be one of {' '.join(OPS)}, got {op!r}") from None
+    return table[a, b]
 
 
 def all_pairs(p: int, op: str) -> tuple[Tensor, Tensor]:

@@ -41,7 +41,7 @@ from theory.base.io import (
     write_csv,
     write_json,
 )
-from theory.base.modular import GATE_CONVENTIONS, OPS, apply_op_int, is_prime, primitive_root
+from theory.base.modular import GATE_CONVENTIONS, OPS, is_prime, op_table, primitive_root
 from theory.base.provenance import git_hash, run_metadata
 from theory.base.trajectory import Trajectory
 
@@ -77,7 +77,7 @@ __all__ = [
     "run_metadata",
     "GATE_CONVENTIONS",
     "OPS",
-    "apply_op_int",
+    "op_table",
     "is_prime",
     "primitive_root",
     "Trajectory",

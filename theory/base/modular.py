@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["OPS", "GATE_CONVENTIONS", "is_prime", "primitive_root", "apply_op_int"]
+import numpy as np
+
+__all__ = ["OPS", "GATE_CONVENTIONS", "is_prime", "primitive_root", "op_table"]
 
 #: The binary operations of the task ``a op b mod p`` (definitions §1.1).
 OPS: tuple[str, ...] = ("+", "-", "*", "/")
@@ -47,14 +49,23 @@ def primitive_root(p: int) -> int:
     raise ValueError(f"p={p} has no primitive root; p must be an odd prime")
 
 
-def apply_op_int(a: int, b: int, op: str, p: int) -> int:
-    """``a op b mod p`` for one pair; ``/`` multiplies by the inverse of ``b != 0`` (Fermat)."""
+def op_table(op: str, p: int) -> np.ndarray:
+    """The table ``T[a, b] = a op b mod p`` (definitions §1.1), int64 of shape ``(p, p)``.
+
+    ``/`` multiplies by the Fermat inverse ``b^(p-2)``; its column ``b = 0`` lies outside the
+    domain and holds -1.
+    """
+    if op not in OPS:
+        raise ValueError(f"op: must be one of {' '.join(OPS)}, got {op!r}")
+    a = np.arange(p, dtype=np.int64)[:, None]
+    b = np.arange(p, dtype=np.int64)[None, :]
     if op == "+":
         return (a + b) % p
     if op == "-":
         return (a - b) % p
     if op == "*":
         return (a * b) % p
-    if op == "/":
-        return (a * pow(b, p - 2, p)) % p
-    raise ValueError(f"op: must be one of {' '.join(OPS)}, got {op!r}")
+    inv = np.array([0] + [pow(x, p - 2, p) for x in range(1, p)], dtype=np.int64)
+    out = (a * inv[None, :]) % p
+    out[:, 0] = -1
+    return out
