@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import math
 import re
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,7 +18,15 @@ from theory.base.io import save_figure, write_csv, write_json
 from theory.base.provenance import run_metadata
 
 from .partition import BlockGroup, parse_partition
-from .weights import KBDMResult, as_matrix, bdm_for, k_bdm, load_tensors, to_symbols
+from .weights import (
+    KBDMResult,
+    as_matrix,
+    bdm_for,
+    k_bdm,
+    load_tensors,
+    select_model_tensors,
+    to_symbols,
+)
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -52,6 +61,21 @@ def _config(args: argparse.Namespace) -> dict:
         "block": args.block,
         "partition": repr(args.partition),
     }
+
+
+def _load(args: argparse.Namespace) -> tuple[dict[str, np.ndarray], dict[str, str], list[str]]:
+    """FILE's tensors; of a training checkpoint only the model's parameters (plain names)."""
+    return select_model_tensors(load_tensors(args.file), args.include_state)
+
+
+def _note_left_out(args: argparse.Namespace, n_params: int, left_out: list[str]) -> None:
+    if left_out:
+        print(
+            f"note: {args.file} is a training checkpoint: used its model parameters ({n_params} "
+            f"tensors, plain names) and skipped {len(left_out)} optimizer and RNG state tensors (opt.*, rng.*); "
+            "--include-state measures them too",
+            file=sys.stderr,
+        )
 
 
 def _fmt(x: float | None, spec: str) -> str:
@@ -101,17 +125,25 @@ def _print_measure_table(res: KBDMResult, rows: list[dict], partition: object) -
 
 
 def _cmd_measure(args: argparse.Namespace) -> int:
-    tensors = load_tensors(args.file)
-    res = k_bdm(
-        tensors,
-        mapping=args.map,
-        layout=args.layout,
-        nsymbols=_nsymbols(args),
-        side=args.block,
-        partition=args.partition,
-    )
+    tensors, skip, left_out = _load(args)
+    nsym = _nsymbols(args)
+    try:
+        res = k_bdm(
+            tensors,
+            mapping=args.map,
+            layout=args.layout,
+            nsymbols=nsym,
+            side=args.block,
+            partition=args.partition,
+            skip=skip,
+        )
+    except InputError as exc:
+        if not str(exc).startswith("tensor"):  # table and option errors name their own subject
+            raise
+        raise InputError(f"{args.file}: {exc}") from None
     rows = _measure_rows(res)
     _print_measure_table(res, rows, args.partition)
+    _note_left_out(args, len(tensors), left_out)
     out: Path = args.out
     write_json(
         out / "bdm_measure.json",
@@ -179,21 +211,36 @@ def blocks_figure(grid: np.ndarray, name: str, block: str, table: str, layout: s
     return fig
 
 
-def _cmd_blocks(args: argparse.Namespace) -> int:
-    tensors = load_tensors(args.file)
-    if args.tensor:
-        missing = [n for n in args.tensor if n not in tensors]
-        if missing:
+def _pick(tensors: dict[str, np.ndarray], wanted: list[str], file: Path) -> dict[str, np.ndarray]:
+    """``--tensor`` names, plain or with a checkpoint's ``param.`` prefix."""
+    picked = {}
+    for n in wanted:
+        key = n if n in tensors else n.removeprefix("param.")
+        if key not in tensors:
             raise InputError(
-                f"--tensor: {missing} not in {args.file}; available: {', '.join(tensors)}"
+                f"--tensor: {n!r} is not a tensor of {file}; available: {', '.join(tensors)}"
             )
-        tensors = {n: tensors[n] for n in args.tensor}
+        picked[key] = tensors[key]
+    return picked
+
+
+def _cmd_blocks(args: argparse.Namespace) -> int:
+    tensors, skip, left_out = _load(args)
+    if args.tensor:
+        tensors = _pick(tensors, args.tensor, args.file)
     nsym = _nsymbols(args)
     bdm = bdm_for(nsym, args.layout, args.block, args.partition)
     summary = []
     written = 0
     for name, t in tensors.items():
-        mat = as_matrix(to_symbols(np.asarray(t), args.map, nsym))
+        t = np.asarray(t)
+        if name in skip or t.size == 0:
+            summary.append({"tensor": name, "skipped": skip.get(name, "empty tensor")})
+            continue
+        try:
+            mat = as_matrix(to_symbols(t, args.map, nsym, name), name)
+        except InputError as exc:
+            raise InputError(f"{args.file}: {exc}") from None
         data = mat.ravel() if args.layout == "1d" else mat
         try:
             groups = bdm.decompose(data, with_origins=True)
@@ -223,7 +270,10 @@ def _cmd_blocks(args: argparse.Namespace) -> int:
             f"{name}: {g.codes.size} blocks of {block}, CTM {ctm.min():.2f}..{ctm.max():.2f} bits"
         )
     if not written:
-        raise InputError("FILE: no tensor is large enough for one block; try --layout 1d")
+        raise InputError(
+            f"FILE: no tensor of {args.file} is large enough for one block; try --layout 1d"
+        )
+    _note_left_out(args, len(tensors), left_out)
     write_json(
         args.out / "bdm_blocks.json",
         {"metadata": run_metadata("bdm blocks", _config(args)), "tensors": summary},
@@ -254,6 +304,11 @@ def _common(p: argparse.ArgumentParser) -> None:
         type=_partition,
         default=parse_partition("ignore"),
         help="ignore (default), recursive[:MIN_LENGTH] or correlated[:SHIFT]",
+    )
+    p.add_argument(
+        "--include-state",
+        action="store_true",
+        help="of a training checkpoint, measure the optimizer state too (default: parameters only)",
     )
 
 

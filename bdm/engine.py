@@ -17,7 +17,7 @@ from theory.base.errors import InputError
 
 from .bitplane import BitPlaneTable
 from .encoding import count_codes, max_code, neumaier_sum, normalise_codes
-from .partition import BlockGroup, Correlated, Ignore, Partition, decompose
+from .partition import BlockGroup, Correlated, Ignore, Partition, Recursive, decompose, tile_shapes
 from .tables import TABLE_FILES, CTMTable, load_table
 
 __all__ = [
@@ -274,7 +274,7 @@ class BDM:
         counts = self.count(x)
         value = self.bdm_from_counts(counts)
         if normalized:
-            return self._normalise(value, counts)
+            return self._normalise(value, counts, np.shape(x))
         return value
 
     def nbdm(self, x: np.ndarray) -> float:
@@ -287,14 +287,20 @@ class BDM:
 
     def measure(self, x: np.ndarray) -> BDMResult:
         """BDM, block entropy, normalised BDM (or why it is undefined) and block statistics."""
-        return self.measure_counts(self.count(x))
+        return self.measure_counts(self.count(x), np.shape(x))
 
-    def measure_counts(self, counts: list[BlockCounts]) -> BDMResult:
-        """:meth:`measure` from block counts already computed with :meth:`count`."""
+    def measure_counts(
+        self, counts: list[BlockCounts], data_shape: tuple[int, ...] | None = None
+    ) -> BDMResult:
+        """:meth:`measure` from block counts already computed with :meth:`count`.
+
+        ``data_shape`` (the measured array's shape) fixes the NBDM bounds of the Recursive
+        partition (:meth:`norm_shapes`); without it they use the blocks counted.
+        """
         value = self.bdm_from_counts(counts)
         lo = hi = nbdm = note = None
         try:
-            lo, hi = self.bounds(counts)
+            lo, hi = self.bounds(counts, data_shape)
             nbdm = (value - lo) / (hi - lo)
         except InputError as exc:
             note = str(exc)
@@ -334,18 +340,38 @@ class BDM:
             terms.append(vals + log2_counts(cnt))
         return total(terms)
 
-    def _normalise(self, value: float, counts: list[BlockCounts]) -> float:
-        lo, hi = self.bounds(counts)
+    def _normalise(self, value: float, counts: list[BlockCounts], data_shape=None) -> float:
+        lo, hi = self.bounds(counts, data_shape)
         return (value - lo) / (hi - lo)
 
-    def bounds(self, counts: list[BlockCounts]) -> tuple[float, float]:
+    def norm_shapes(
+        self, counts: list[BlockCounts], data_shape: tuple[int, ...] | None = None
+    ) -> dict[tuple[int, ...], int]:
+        """Block shapes and counts that the NBDM bounds are built from.
+
+        Recursive: pybdm's, the first-level tiles of the input including its leftovers (even one
+        shorter than ``min_length`` that is never counted; pybdm ``BDM._iter_shapes``), so NBDM can
+        leave [0, 1] as pybdm's does. Where a first-level shape has no table (2-D non-square
+        leftovers: pybdm raises there) and for the other partitions: the blocks counted.
+        """
+        counted = {bc.shape: bc.n_blocks for bc in counts}
+        if not isinstance(self.partition, Recursive) or data_shape is None:
+            return counted
+        tiles = tile_shapes(tuple(data_shape), self.side)
+        if all(s in self.table.shapes for s in tiles):
+            return tiles
+        return counted
+
+    def bounds(
+        self, counts: list[BlockCounts], data_shape: tuple[int, ...] | None = None
+    ) -> tuple[float, float]:
         """(min, max) BDM for these block counts; :class:`InputError` where NBDM is undefined."""
         if isinstance(self.partition, Correlated):
             raise InputError(
                 "normalized: normalised BDM is undefined for the correlated partition "
                 "(its min/max constructions count non-overlapping tiles); use ignore or recursive"
             )
-        shape_counts = {bc.shape: bc.n_blocks for bc in counts}
+        shape_counts = self.norm_shapes(counts, data_shape)
         lo, hi = self.min_bdm(shape_counts), self.max_bdm(shape_counts)
         if not hi > lo:
             raise InputError(

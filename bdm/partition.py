@@ -12,6 +12,7 @@ request, the block origins; order inside a group is pybdm's decomposition order.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import product
 
 import numpy as np
 
@@ -25,6 +26,7 @@ __all__ = [
     "BlockGroup",
     "decompose",
     "parse_partition",
+    "tile_shapes",
 ]
 
 
@@ -185,4 +187,16 @@ def _merge(groups: list[BlockGroup]) -> list[BlockGroup]:
         codes = np.concatenate([g.codes for g in gs])
         orig = None if gs[0].origins is None else np.concatenate([g.origins for g in gs])
         out.append(BlockGroup(shape, codes, orig))
+    return out
+
+
+def tile_shapes(data_shape: tuple[int, ...], side: int) -> dict[tuple[int, ...], int]:
+    """Shapes of the first-level tiles of an array, leftovers included (pybdm ``iter_part_shapes``).
+
+    pybdm normalises the Recursive partition with these shapes, not with the re-tiled blocks.
+    """
+    per_axis = [[min(side, n - s) for s in range(0, n, side)] for n in data_shape]
+    out: dict[tuple[int, ...], int] = {}
+    for shape in product(*per_axis):
+        out[shape] = out.get(shape, 0) + 1
     return out

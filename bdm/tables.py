@@ -5,13 +5,15 @@ The tables (Soler-Toscano, Zenil, Delahaye & Gauvrit 2014) ship as gzipped pickl
 :func:`importlib.util.find_spec` (which does not execute a top-level package) and each pickle is read
 by :class:`SafeUnpickler`, which resolves only ``collections.defaultdict``,
 ``collections.OrderedDict`` and ``builtins.dict`` and refuses every other global, so a tampered file
-cannot run code. Each table is converted once to integer-keyed numpy arrays and cached as an
-uncompressed ``.npz`` (atomic write, stamped with the cache format and the source file's SHA-256).
+cannot run code. The gzip stream is inflated with a bound derived from the genuine table's known
+size, so a gzip bomb is refused before it fills memory. Each table is converted once to
+integer-keyed numpy arrays and cached as an uncompressed ``.npz`` (atomic write, stamped with the
+cache format, the source file's SHA-256 and the SHA-256 of the arrays themselves); a cache that
+fails any check on load is rebuilt with a one-line warning on stderr.
 """
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import importlib.util
 import io
@@ -19,8 +21,10 @@ import json
 import math
 import os
 import pickle
+import sys
 import time
 import zipfile
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +37,7 @@ from theory.base.io import atomic_write_bytes
 __all__ = [
     "CACHE_FORMAT",
     "TABLE_FILES",
+    "TABLE_RAW_BYTES",
     "SafeUnpickler",
     "ShapeTable",
     "CTMTable",
@@ -44,7 +49,8 @@ __all__ = [
 ]
 
 #: Bump when the cached array layout changes; old cache files are then rebuilt.
-CACHE_FORMAT = 1
+#: 2: the arrays' own SHA-256 (``content_sha256``) is stored and checked on load.
+CACHE_FORMAT = 2
 
 #: (ndim, nsymbols) -> file name inside ``pybdm/ctmdata`` (pybdm 0.1.0, ``BDM._ndim_to_ctm``).
 TABLE_FILES: dict[tuple[int, int], str] = {
@@ -55,6 +61,18 @@ TABLE_FILES: dict[tuple[int, int], str] = {
     (1, 9): "ctm-b9-d12.pkl.gz",
     (2, 2): "ctm-b2-d4x4.pkl.gz",
 }
+
+#: Decompressed size in bytes of each genuine pybdm 0.1.0 pickle; reading stops past twice this.
+TABLE_RAW_BYTES: dict[str, int] = {
+    "ctm-b2-d12.pkl.gz": 94_409,
+    "ctm-b4-d12.pkl.gz": 19_995_000,
+    "ctm-b5-d12.pkl.gz": 47_787_295,
+    "ctm-b6-d12.pkl.gz": 51_817_693,
+    "ctm-b9-d12.pkl.gz": 95_425_803,
+    "ctm-b2-d4x4.pkl.gz": 923_328,
+}
+
+_REINSTALL = "reinstall it with `pip install --no-deps --force-reinstall pybdm==0.1.0`"
 
 _ALLOWED_GLOBALS = {
     ("collections", "defaultdict"),
@@ -295,12 +313,102 @@ def _build_shape_tables(
     return tables
 
 
+def _gunzip_bounded(path: Path, limit: int) -> bytes:
+    """Inflate a gzip file, refusing it once the output passes ``limit`` bytes (gzip bombs)."""
+    d = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    out = bytearray()
+    try:
+        with open(path, "rb") as fh:
+            while not d.eof:
+                chunk = d.unconsumed_tail or fh.read(1 << 20)
+                if not chunk:
+                    raise InputError(
+                        f"CTM table {path}: the gzip stream is truncated; {_REINSTALL}"
+                    )
+                out += d.decompress(chunk, limit + 1 - len(out))
+                if len(out) > limit:
+                    raise InputError(
+                        f"CTM table {path}: decompresses to more than {limit:,} bytes, twice the "
+                        f"genuine table's size (a gzip bomb?); {_REINSTALL}"
+                    )
+    except zlib.error as exc:
+        raise InputError(f"CTM table {path}: not a valid gzip file ({exc}); {_REINSTALL}") from None
+    except OSError as exc:
+        raise InputError(f"CTM table {path}: cannot read it ({exc.strerror or exc})") from None
+    return bytes(out)
+
+
+def _read_pickle(src_file: Path, nsymbols: int) -> dict[tuple[int, ...], dict[str, np.ndarray]]:
+    """The table's arrays from its gzipped pickle: bounded inflate, safe unpickle, validation."""
+    limit = 2 * TABLE_RAW_BYTES.get(src_file.name, 100_000_000)
+    data = _gunzip_bounded(src_file, limit)
+    try:
+        raw = safe_load_pickle(data)
+        return _convert(raw, nsymbols, src_file)
+    except InputError:
+        raise
+    except pickle.UnpicklingError as exc:
+        raise InputError(f"CTM table {src_file}: {exc}") from None
+    except (EOFError, ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+        raise InputError(
+            f"CTM table {src_file}: not a readable pybdm table ({type(exc).__name__}: {exc}); "
+            f"{_REINSTALL}"
+        ) from None
+
+
+def _warn(msg: str) -> None:
+    # One line on stderr: the run goes on, and the user learns why it was slower.
+    print(f"warning: {msg}", file=sys.stderr)
+
+
+def _content_sha256(arrays: dict[tuple[int, ...], dict[str, np.ndarray]]) -> str:
+    """SHA-256 over every cached array (shape, dtype and bytes), in a fixed order."""
+    h = hashlib.sha256()
+    for shape in sorted(arrays):
+        h.update(repr(tuple(shape)).encode())
+        for k in ("keys", "ctm", "order", "nsym"):
+            a = np.ascontiguousarray(arrays[shape][k])
+            h.update(f"{k}:{a.dtype.str}:{a.shape}".encode())
+            h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def _check_arrays(arrays: dict, nsymbols: int) -> str | None:
+    """What is structurally wrong with cached arrays (keys out of range, ...), or ``None``."""
+    from .encoding import max_normalised_code
+
+    for shape, a in arrays.items():
+        if not (len(shape) in (1, 2) and all(isinstance(s, int) and 0 < s <= 12 for s in shape)):
+            return f"bad block shape {shape}"
+        keys, ctm, order, nsym = a["keys"], a["ctm"], a["order"], a["nsym"]
+        n = keys.size
+        if not (ctm.size == order.size == nsym.size == n) or n == 0:
+            return f"shape {shape}: arrays of different lengths"
+        top = max_normalised_code(math.prod(shape), nsymbols)
+        if keys.min() < 0 or keys.max() > top or np.any(np.diff(keys) <= 0):
+            return f"shape {shape}: keys out of range or not sorted"
+        if not np.all(np.isfinite(ctm)) or nsym.min() < 1 or nsym.max() > nsymbols:
+            return f"shape {shape}: CTM values or symbol counts out of range"
+        if not np.array_equal(np.sort(order), np.arange(n)):
+            return f"shape {shape}: the order is not a permutation"
+    return None
+
+
 def _cache_path(root: Path, filename: str) -> Path:
     return root / f"{filename.removesuffix('.pkl.gz')}.v{CACHE_FORMAT}.npz"
 
 
-def _read_cache(path: Path, sha: str) -> dict[tuple[int, ...], dict[str, np.ndarray]] | None:
-    """Arrays from a cache file, or ``None`` if absent, unreadable or stamped for another source."""
+def _read_cache(
+    path: Path, sha: str, nsymbols: int = 0
+) -> dict[tuple[int, ...], dict[str, np.ndarray]] | None:
+    """Arrays from a cache file, or ``None`` if it must be (re)built.
+
+    Absent or stamped for another format or source: ``None`` quietly. Unreadable, truncated,
+    tampered (its arrays no longer match their stored SHA-256) or structurally invalid: ``None``
+    with a one-line warning.
+    """
+    if not path.exists():
+        return None
     try:
         with np.load(path, allow_pickle=False) as z:
             meta = json.loads(str(z["meta"]))
@@ -309,9 +417,17 @@ def _read_cache(path: Path, sha: str) -> dict[tuple[int, ...], dict[str, np.ndar
             out = {}
             for i, shape in enumerate(meta["shapes"]):
                 out[tuple(shape)] = {k: z[f"{k}_{i}"] for k in ("keys", "ctm", "order", "nsym")}
-            return out
-    except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile):
+    except (OSError, EOFError, ValueError, KeyError, TypeError, zipfile.BadZipFile, zlib.error):
+        _warn(f"table cache {path} is unreadable or truncated; rebuilding it")
         return None
+    if meta.get("content_sha256") != _content_sha256(out):
+        _warn(f"table cache {path} does not match its content hash (modified?); rebuilding it")
+        return None
+    problem = _check_arrays(out, nsymbols) if nsymbols else None
+    if problem:
+        _warn(f"table cache {path} is invalid ({problem}); rebuilding it")
+        return None
+    return out
 
 
 def _write_cache(path: Path, arrays: dict, sha: str, filename: str) -> None:
@@ -320,6 +436,7 @@ def _write_cache(path: Path, arrays: dict, sha: str, filename: str) -> None:
         "format": CACHE_FORMAT,
         "source": filename,
         "source_sha256": sha,
+        "content_sha256": _content_sha256(arrays),
         "pybdm_version": "0.1.0",
         "shapes": [list(s) for s in shapes],
     }
@@ -329,7 +446,13 @@ def _write_cache(path: Path, arrays: dict, sha: str, filename: str) -> None:
             payload[f"{k}_{i}"] = v
     buf = io.BytesIO()
     np.savez(buf, **payload)
-    atomic_write_bytes(path, buf.getvalue())
+    try:
+        atomic_write_bytes(path, buf.getvalue())
+    except OSError as exc:
+        _warn(
+            f"cannot write the table cache {path} ({exc.strerror or exc}); continuing without "
+            "it: set OCCAM_CACHE_DIR to a writable folder"
+        )
 
 
 def load_table(
@@ -360,14 +483,16 @@ def load_table(
         raise InputError(
             f"CTM tables: {src_file} not found; run `pip install --no-deps pybdm==0.1.0`"
         )
-    sha = _sha256(src_file)
+    try:
+        sha = _sha256(src_file)
+    except OSError as exc:
+        raise InputError(f"CTM table {src_file}: cannot read it ({exc.strerror or exc})") from None
     root = Path(cache) if cache is not None else cache_dir()
     cpath = _cache_path(root, filename)
-    arrays = _read_cache(cpath, sha) if use_cache else None
+    arrays = _read_cache(cpath, sha, key[1]) if use_cache else None
     from_cache = arrays is not None
     if arrays is None:
-        raw = safe_load_pickle(gzip.decompress(src_file.read_bytes()))
-        arrays = _convert(raw, key[1], src_file)
+        arrays = _read_pickle(src_file, key[1])
         if use_cache:
             _write_cache(cpath, arrays, sha, filename)
     shapes = _build_shape_tables(arrays, key[1])

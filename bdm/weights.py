@@ -1,7 +1,8 @@
 """Weights to symbols and ``K_BDM`` over a set of named tensors (SPEC §3.3).
 
-Each tensor is viewed as a 2-D matrix (out x in: a 1-D tensor is one row, higher ranks keep the
-first axis and flatten the rest), mapped to symbols by its own quantiles, and measured:
+Each tensor is viewed as a 2-D matrix by :func:`as_matrix` (the one place that rule lives; used by
+``python -m bdm`` and by the training-time measure alike), mapped to symbols by its own quantiles,
+and measured:
 
 * ``layout="2d"`` (default): 4x4 blocks; 4 symbols use the bit-plane table, 2 the published one.
 * ``layout="1d"``: rows flattened into one sequence, length-12 blocks over the 1-D table.
@@ -14,6 +15,8 @@ from __future__ import annotations
 
 import math
 import os
+import zipfile
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +33,8 @@ __all__ = [
     "median_symbols",
     "as_matrix",
     "to_symbols",
+    "CHECKPOINT_PREFIXES",
+    "select_model_tensors",
     "TensorBDM",
     "KBDMResult",
     "k_bdm",
@@ -59,19 +64,63 @@ def _finite(w: np.ndarray) -> np.ndarray:
     w = np.asarray(w, dtype=np.float64)
     if w.size == 0:
         raise InputError("weights: tensor is empty")
-    if not np.all(np.isfinite(w)):
-        raise InputError("weights: tensor holds NaN or inf; clean the checkpoint first")
+    bad = int(np.count_nonzero(~np.isfinite(w)))
+    if bad:
+        raise InputError(
+            f"weights: holds {bad} NaN or inf value(s) of {w.size}; "
+            "the model diverged or the file is damaged: measure a checkpoint with finite weights"
+        )
     return w
 
 
-def as_matrix(t: np.ndarray) -> np.ndarray:
-    """2-D (out x in) view: 0-D -> 1x1, 1-D -> one row, k-D -> (shape[0], prod(rest))."""
+def as_matrix(t: np.ndarray, name: str = "tensor") -> np.ndarray:
+    """The matrix BDM tiles for tensor ``name``: the one rule, used by every caller (docs/bdm.md).
+
+    0-D -> 1x1; 1-D -> one row; 2-D as stored; k-D (k > 2) -> ``(prod(shape[:-1]), shape[-1])``:
+    the last axis stays the columns and the leading axes are flattened row-major, so a stack of
+    matrices ``[H, a, b]`` (per-head attention weights) is its ``H`` matrices one below the other.
+    """
     t = np.asarray(t)
+    if t.size == 0:
+        raise InputError(f"tensor {name!r}: empty (shape {t.shape}); nothing to measure")
     if t.ndim == 0:
         return t.reshape(1, 1)
     if t.ndim == 1:
         return t.reshape(1, -1)
-    return t.reshape(t.shape[0], -1)
+    return t.reshape(-1, t.shape[-1])
+
+
+#: Tensor-name prefixes of a ``transformer_check`` training checkpoint (``checkpoint.py``).
+CHECKPOINT_PREFIXES = ("param.", "opt.", "rng.")
+
+
+def select_model_tensors(
+    tensors: Mapping[str, np.ndarray], include_state: bool = False
+) -> tuple[dict[str, np.ndarray], dict[str, str], list[str]]:
+    """The model's parameters of a training checkpoint, under their plain names.
+
+    Returns ``(tensors, skip, left_out)``. A file whose names all carry a checkpoint prefix and
+    that holds ``param.*`` is a training checkpoint: its ``param.`` prefix is stripped and the
+    optimizer and RNG state (``opt.*``, ``rng.*``) are left out (``left_out`` names them) unless
+    ``include_state``; then they are measured under their own names, except integer tensors (the
+    RNG byte states), which ``skip`` lists with the reason. Any other file is returned unchanged.
+    """
+    names = list(tensors)
+    is_ckpt = any(n.startswith("param.") for n in names) and all(
+        n.startswith(CHECKPOINT_PREFIXES) for n in names
+    )
+    if not is_ckpt:
+        return dict(tensors), {}, []
+    out = {n.removeprefix("param."): t for n, t in tensors.items() if n.startswith("param.")}
+    state = [n for n in names if not n.startswith("param.")]
+    skip: dict[str, str] = {}
+    if not include_state:
+        return out, skip, state
+    for n in state:
+        out[n] = tensors[n]
+        if not np.issubdtype(np.asarray(tensors[n]).dtype, np.floating):
+            skip[n] = "integer state, not weights"
+    return out, skip, []
 
 
 @dataclass(frozen=True)
@@ -137,17 +186,32 @@ def bdm_for(
     return BDM(ndim, nsymbols, side, partition or Ignore(), **load_kwargs)
 
 
-def to_symbols(t: np.ndarray, mapping: str, nsymbols: int) -> np.ndarray:
-    if mapping == "quartile":
-        return quartile_symbols(t)
-    if mapping == "median":
-        return median_symbols(t)
+def to_symbols(t: np.ndarray, mapping: str, nsymbols: int, name: str = "tensor") -> np.ndarray:
+    """Symbols of tensor ``name`` under ``mapping`` (quartile, median, or none: already symbols).
+
+    Quantile maps take real-valued weights only: integer or boolean tensors are refused rather
+    than quantised as if they were a model (give ``mapping="none"`` if they are symbols).
+    """
+    t = np.asarray(t)
+    if mapping in ("quartile", "median"):
+        if np.issubdtype(t.dtype, np.integer) or t.dtype == np.bool_:
+            raise InputError(
+                f"tensor {name!r}: holds {t.dtype} integers, not real-valued weights; if they are "
+                "symbols give --map none --nsymbols B, otherwise convert the tensor to float"
+            )
+        if not np.issubdtype(t.dtype, np.floating):
+            raise InputError(
+                f"tensor {name!r}: dtype {t.dtype} is not real-valued; give float weights"
+            )
+        try:
+            return quartile_symbols(t) if mapping == "quartile" else median_symbols(t)
+        except InputError as exc:
+            raise InputError(f"tensor {name!r}: {str(exc).removeprefix('weights: ')}") from None
     if mapping == "none":
-        t = np.asarray(t)
         if not (np.issubdtype(t.dtype, np.integer) or t.dtype == np.bool_):
             raise InputError(
-                f"tensor: expected integer symbols 0..{nsymbols - 1} (--map none), got dtype "
-                f"{t.dtype}; use --map quartile or --map median for real-valued weights"
+                f"tensor {name!r}: expected integer symbols 0..{nsymbols - 1} (--map none), got "
+                f"dtype {t.dtype}; use --map quartile or --map median for real-valued weights"
             )
         return t
     raise InputError(f"map: must be quartile, median or none, got {mapping!r}")
@@ -162,9 +226,13 @@ def k_bdm(
     side: int | None = None,
     partition: Partition | None = None,
     bdm: BDM | None = None,
+    skip: Mapping[str, str] | None = None,
     **load_kwargs,
 ) -> KBDMResult:
-    """``K_BDM`` of named tensors (SPEC §3.3): each mapped by its own quantiles and measured."""
+    """``K_BDM`` of named tensors (SPEC §3.3): each mapped by its own quantiles and measured.
+
+    Tensors named in ``skip`` (name -> reason) and empty tensors are listed as skipped.
+    """
     if nsymbols is None:
         nsymbols = {"quartile": 4, "median": 2}.get(mapping, 2)
     if mapping == "quartile" and nsymbols != 4 or mapping == "median" and nsymbols != 2:
@@ -174,14 +242,17 @@ def k_bdm(
     bdm = bdm or bdm_for(nsymbols, layout, side, partition, **load_kwargs)
     rows: list[TensorBDM] = []
     pooled: list = []
+    skip = skip or {}
     for name, t in tensors.items():
         arr = np.asarray(t)
-        sym = to_symbols(arr, mapping, nsymbols)
-        mat = as_matrix(sym)
+        if name in skip or arr.size == 0:
+            rows.append(TensorBDM(name, arr.shape, None, skip.get(name, "empty tensor")))
+            continue
+        mat = as_matrix(to_symbols(arr, mapping, nsymbols, name), name)
         data = mat.ravel() if layout == "1d" else mat
         try:
             counts = bdm.count(data)
-            res = bdm.measure_counts(counts)
+            res = bdm.measure_counts(counts, data.shape)
         except NoBlocksError:
             block = "x".join(map(str, bdm.shape))
             rows.append(TensorBDM(name, arr.shape, None, f"smaller than one {block} block"))
@@ -218,23 +289,54 @@ def k_bdm(
 
 
 def load_tensors(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """Named arrays from ``.npy``, ``.npz`` or ``.safetensors`` (never unpickles)."""
+    """Named arrays from ``.npy``, ``.npz`` or ``.safetensors`` (never unpickles).
+
+    Every way a file can be unreadable (missing, a folder, truncated, not the format its extension
+    says, pickled objects, a dtype numpy lacks) is an :class:`InputError` naming the file.
+    """
     path = Path(path)
+    suffix = path.suffix.lower()
+    if path.is_dir():
+        raise InputError(f"FILE: {path} is a folder; give a .npy, .npz or .safetensors file")
     if not path.is_file():
         raise InputError(f"FILE: {path} does not exist; give a .npy, .npz or .safetensors file")
-    suffix = path.suffix.lower()
+    if suffix not in (".npy", ".npz", ".safetensors"):
+        raise InputError(f"FILE: unsupported extension {suffix!r}; use .npy, .npz or .safetensors")
+    damaged = f"FILE: cannot read {path.name}: it is truncated or not a valid {suffix} file"
     try:
         if suffix == ".npy":
             return {path.stem: np.load(path, allow_pickle=False)}
         if suffix == ".npz":
             with np.load(path, allow_pickle=False) as z:
                 return {k: z[k] for k in z.files}
-        if suffix == ".safetensors":
-            from safetensors.numpy import load_file
-
-            return dict(load_file(str(path)))
+        return _load_safetensors(path)
+    except InputError:
+        raise
     except ValueError as exc:
-        raise InputError(f"FILE: cannot read {path.name} without unpickling ({exc})") from None
-    except Exception as exc:  # noqa: BLE001 - any reader failure is a bad input file
-        raise InputError(f"FILE: cannot read {path.name}: {exc}") from None
-    raise InputError(f"FILE: unsupported extension {suffix!r}; use .npy, .npz or .safetensors")
+        if "pickle" in str(exc):
+            raise InputError(
+                f"FILE: cannot read {path.name} without unpickling ({exc}); save plain arrays"
+            ) from None
+        raise InputError(f"{damaged} ({exc}); write it again") from None
+    except (EOFError, zipfile.BadZipFile, zlib.error) as exc:
+        raise InputError(f"{damaged} ({type(exc).__name__}: {exc}); write it again") from None
+    except OSError as exc:
+        raise InputError(f"FILE: cannot read {path}: {exc.strerror or exc}") from None
+
+
+def _load_safetensors(path: Path) -> dict[str, np.ndarray]:
+    from safetensors import SafetensorError
+    from safetensors.numpy import load
+
+    try:
+        return dict(load(path.read_bytes()))
+    except SafetensorError as exc:
+        raise InputError(
+            f"FILE: cannot read {path.name}: it is truncated or not a valid .safetensors file "
+            f"({exc}); write it again"
+        ) from None
+    except (KeyError, TypeError) as exc:  # a dtype numpy lacks, e.g. BF16
+        raise InputError(
+            f"FILE: {path.name} holds a tensor of dtype {exc} that numpy cannot represent; "
+            "save the weights as float32"
+        ) from None

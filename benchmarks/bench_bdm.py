@@ -1,6 +1,11 @@
 """Benchmark: occam's BDM engine against pybdm 0.1.0 on the same inputs, in one run.
 
-    python benchmarks/bench_bdm.py [--pybdm-python PATH] [--repeats 5] [--out benchmarks/results]
+    python benchmarks/bench_bdm.py [--pybdm-python PATH] [--repeats 5] [--quick] [--save]
+
+Writes bdm.json and bdm.png/.svg into a new run folder under runs/bench-bdm/ (``latest`` points
+at it); ``--save`` also copies them into benchmarks/results/, and is refused without pybdm when
+the committed bdm.json holds a pybdm comparison. ``--quick``: small inputs, one repeat (a smoke
+run, never saved).
 
 pybdm cannot be imported next to occam's numpy 2 / setuptools >= 82, so it runs in a separate
 interpreter that has it (a worker script is piped to it; inputs travel as ``.npy`` files). Create one:
@@ -20,7 +25,6 @@ tracemalloc peak of one separate call, table-load times (cold conversion and cac
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import os
@@ -35,6 +39,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from _evidence import bench_parser, check_save, run_cli, save_results  # noqa: E402
 
 from bdm import BDM  # noqa: E402
 from bdm.perturbation import perturbation  # noqa: E402
@@ -93,12 +99,19 @@ print(json.dumps(out))
 """
 
 
-def make_inputs(d: Path) -> None:
+def make_inputs(d: Path, quick: bool = False) -> dict:
+    """The inputs as ``.npy`` files in ``d`` (``quick``: small ones); returns their shapes."""
     rng = np.random.default_rng(SEED)
-    np.save(d / "x2d.npy", rng.integers(0, 2, (1000, 1000), dtype=np.int8))
-    np.save(d / "x1d2.npy", rng.integers(0, 2, 1_000_000, dtype=np.int8))
-    np.save(d / "x1d4.npy", rng.integers(0, 4, 1_000_000, dtype=np.int8))
-    np.save(d / "x64.npy", rng.integers(0, 2, (64, 64), dtype=np.int8))
+    side, n, pert = (100, 10_000, 16) if quick else (1000, 1_000_000, 64)
+    arrays = {
+        "x2d": rng.integers(0, 2, (side, side), dtype=np.int8),
+        "x1d2": rng.integers(0, 2, n, dtype=np.int8),
+        "x1d4": rng.integers(0, 4, n, dtype=np.int8),
+        "x64": rng.integers(0, 2, (pert, pert), dtype=np.int8),
+    }
+    for name, x in arrays.items():
+        np.save(d / f"{name}.npy", x)
+    return {name: list(x.shape) for name, x in arrays.items()}
 
 
 def find_pybdm_python(explicit: str | None) -> tuple[str | None, str]:
@@ -153,10 +166,11 @@ def time_ours(d: Path, repeats: int, cache: Path) -> dict:
     return out
 
 
-def table_loads(cache: Path) -> dict:
+def table_loads(cache: Path, quick: bool = False) -> dict:
     """Cold conversion (fresh cache folder) and cached load time for every published table."""
     res = {}
-    for ndim, nsym in [(1, 2), (2, 2), (1, 4), (1, 5), (1, 6), (1, 9)]:
+    tables = [(1, 2), (2, 2), (1, 4)] if quick else [(1, 2), (2, 2), (1, 4), (1, 5), (1, 6), (1, 9)]
+    for ndim, nsym in tables:
         cold = load_table(ndim, nsym, cache=cache)
         warm = [load_table(ndim, nsym, cache=cache) for _ in range(3)]
         assert all(w.from_cache for w in warm)
@@ -309,15 +323,19 @@ def print_summary(result: dict, weights: Path | None) -> None:
     )
 
 
-def main(argv=None) -> int:
-    import matplotlib
+PYBDM_HOW = (
+    "create /tmp/pybdm-ref with `python3 -m venv /tmp/pybdm-ref && /tmp/pybdm-ref/bin/pip install "
+    '"setuptools<82" "numpy<2" pybdm==0.1.0` and pass --pybdm-python /tmp/pybdm-ref/bin/python'
+)
+SAVED = ("bdm.json", "bdm.png", "bdm.svg")
 
-    matplotlib.use("Agg")  # a script: figures go to files only
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+
+def build_parser():
+    ap = bench_parser("bdm", __doc__.split("\n\n")[0])
     ap.add_argument("--pybdm-python", default=None, help="interpreter with pybdm 0.1.0 installed")
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--pybdm-repeats", type=int, default=3)
-    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    ap.add_argument("--quick", action="store_true", help="small inputs, one repeat (smoke run)")
     ap.add_argument(
         "--weights",
         type=Path,
@@ -325,18 +343,45 @@ def main(argv=None) -> int:
         help="optional .npz/.safetensors checkpoint: report 4-symbol table coverage of its tensors",
     )
     ap.add_argument("--weights-prefix", default="", help="only tensors whose name starts so")
-    args = ap.parse_args(argv)
+    ap.set_defaults(func=run)
+    return ap
+
+
+def _check_save(args, have_pybdm: bool) -> None:
+    check_save(
+        args,
+        committed="bdm.json",
+        key="pybdm",
+        have_reference=have_pybdm,
+        reference="pybdm 0.1.0",
+        how=PYBDM_HOW,
+    )
+
+
+def run(args) -> int:
+    import matplotlib
+
+    matplotlib.use("Agg")  # a script: figures go to files only
+    if args.quick:
+        args.repeats, args.pybdm_repeats = 1, 1
+    _check_save(args, find_pybdm_python(args.pybdm_python)[0] is not None)
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp)
-        make_inputs(d)
-        loads = table_loads(d / "cache-cold")
+        shapes = make_inputs(d, args.quick)
+        loads = table_loads(d / "cache-cold", args.quick)
         ours = time_ours(d, args.repeats, d / "cache-cold")
         cov = coverage(args.weights, d / "cache-cold", args.weights_prefix)
         theirs = time_pybdm(d, args.pybdm_python, args.pybdm_repeats)
     result = {
         "metadata": run_metadata(
             "python benchmarks/bench_bdm.py",
-            {"repeats": args.repeats, "pybdm_repeats": args.pybdm_repeats, "cases": CASES},
+            {
+                "repeats": args.repeats,
+                "pybdm_repeats": args.pybdm_repeats,
+                "cases": CASES,
+                "quick": args.quick,
+                "input_shapes": shapes,
+            },
             seed=SEED,
             extra={"cpu_count": os.cpu_count()},
         ),
@@ -346,11 +391,7 @@ def main(argv=None) -> int:
         "coverage_4symbol_len12": cov,
     }
     if theirs is None:
-        result["pybdm_note"] = (
-            "pybdm 0.1.0 not importable; create /tmp/pybdm-ref with "
-            '`python3 -m venv /tmp/pybdm-ref && /tmp/pybdm-ref/bin/pip install "setuptools<82" '
-            '"numpy<2" pybdm==0.1.0` and rerun with --pybdm-python /tmp/pybdm-ref/bin/python'
-        )
+        result["pybdm_note"] = f"pybdm 0.1.0 not importable; {PYBDM_HOW} and rerun"
     else:
         result["pybdm_note"] = (
             f"pybdm ran in a {theirs['how']} ({theirs['interpreter']}, numpy {theirs['numpy']}) via "
@@ -369,13 +410,20 @@ def main(argv=None) -> int:
         for c in theirs["cases"].values():
             if isinstance(c["value"], list):
                 c["value"] = {"n": len(c["value"]), "sum": math.fsum(c["value"])}
-    args.out.mkdir(parents=True, exist_ok=True)
     write_json(args.out / "bdm.json", result)
     save_figure(figure(result), args.out / "bdm")
     print_summary(result, args.weights)
     print(result["pybdm_note"])
     print(f"wrote {args.out / 'bdm.json'} and bdm.png/.svg")
+    if args.save:
+        _check_save(args, theirs is not None)
+        for path in save_results(args.out, SAVED):
+            print(f"saved {path}")
     return 0
+
+
+def main(argv=None) -> int:
+    return run_cli(build_parser, argv)
 
 
 if __name__ == "__main__":

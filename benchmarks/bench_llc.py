@@ -6,14 +6,16 @@ loss, at the same w* (the empirical rank-H minimiser). Reference: the Aoyagi–W
 ``theory.rlct.rrr_rlct``. devinterp is imported only here (``pip install --no-deps devinterp==1.3.2
 einops cloudpickle pandas``; 2.x is LM-specific and needs datasets/transformers/zarr/xarray).
 
-    python benchmarks/bench_llc.py [--quick]
+    python benchmarks/bench_llc.py [--quick] [--save]
 
-Writes benchmarks/results/bench_llc.json and bench_llc.png/.svg.
+Writes bench_llc.json and bench_llc.png/.svg into a new run folder under runs/bench-llc/
+(``latest`` points at it); ``--save`` also copies them into benchmarks/results/, and is refused
+without devinterp when the committed bench_llc.json holds a devinterp comparison. ``--quick``:
+fewer steps (a smoke run, never saved).
 """
 
 from __future__ import annotations
 
-import argparse
 import math
 import sys
 import time
@@ -26,6 +28,9 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from _evidence import RESULTS, bench_parser, check_save, run_cli, save_results  # noqa: E402
+
+from theory.base.errors import InputError  # noqa: E402
 from theory.base.io import save_figure, write_json  # noqa: E402
 from theory.base.provenance import run_metadata  # noqa: E402
 from theory.rlct import rrr_rlct  # noqa: E402
@@ -83,11 +88,51 @@ def run_devinterp(P, cfg: SGLDConfig) -> tuple[float, float, float]:
     return float(per_chain.mean()), float(per_chain.std(ddof=1) / math.sqrt(cfg.n_chains)), dt
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+DEVINTERP_HOW = "pip install --no-deps devinterp==1.3.2 einops cloudpickle pandas"
+SAVED = ("bench_llc.json", "bench_llc.png", "bench_llc.svg")
+
+
+def build_parser():
+    ap = bench_parser("llc", __doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer steps (smoke run)")
-    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
-    args = ap.parse_args()
+    ap.add_argument(
+        "--cases", type=int, default=None, help="only the first N cases (smoke runs; not saved)"
+    )
+    ap.set_defaults(func=run)
+    return ap
+
+
+def have_devinterp() -> bool:
+    """Whether devinterp imports here (the reference this benchmark compares with)."""
+    try:
+        import devinterp  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _check_save(args, have_dv: bool) -> None:
+    if args.save and args.cases is not None and not args.quick:
+        raise InputError(
+            f"--save: --cases {args.cases} runs part of the cases and would replace "
+            f"{RESULTS / 'bench_llc.json'} with them; run all cases to update the results"
+        )
+    check_save(
+        args,
+        committed="bench_llc.json",
+        key="summary.devinterp_mean_abs_rel_error",
+        have_reference=have_dv,
+        reference="devinterp 1.3.2",
+        how=DEVINTERP_HOW,
+    )
+
+
+def main(argv=None) -> int:
+    return run_cli(build_parser, argv)
+
+
+def run(args) -> int:
+    _check_save(args, have_devinterp())
     torch.set_num_threads(1)
     n = 100_000
     cfg = SGLDConfig(eps=1e-5, gamma=1.0, n_chains=4, n_steps=4000, n_burnin=2000, seed=0)
@@ -101,7 +146,7 @@ def main() -> int:
         have_dv = False
         print(f"devinterp not importable ({exc}); measuring occam only", file=sys.stderr)
     rows = []
-    for case in CASES:
+    for case in CASES[: args.cases]:
         ref = rrr_rlct(*case)
         P = rrr_problem(*case, n=n, seed=1, w_star="fit")
         t0 = time.perf_counter()
@@ -162,7 +207,9 @@ def main() -> int:
         out / "bench_llc.json",
         {
             "metadata": run_metadata(
-                "benchmarks/bench_llc.py", {"n": n, "sgld": cfg}, seed=cfg.seed
+                "benchmarks/bench_llc.py",
+                {"n": n, "sgld": cfg, "quick": args.quick, "cases": CASES[: args.cases]},
+                seed=cfg.seed,
             ),
             "summary": summary,
             "cases": rows,
@@ -170,14 +217,15 @@ def main() -> int:
     )
     _plot(rows, have_dv, out / "bench_llc")
     print(summary)
+    if args.save:
+        _check_save(args, have_dv)
+        for path in save_results(out, SAVED):
+            print(f"saved {path}")
     return 0
 
 
 def _plot(rows, have_dv, stem) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # run_cli set MPLBACKEND=Agg: figures go to files only
 
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(12, 4.5))
     x = np.arange(len(rows))

@@ -1,7 +1,9 @@
 """SFM speed and memory: naive dense step vs FFT kernel, batched vs looped seeds (issue 4).
 
-Run: ``python benchmarks/bench_sfm.py [--quick]``. Writes ``benchmarks/results/sfm.json`` and
-``sfm.png``/``sfm.svg``. All ratios are measured in this one run on this machine.
+Run: ``python benchmarks/bench_sfm.py [--quick] [--save]``. Writes ``sfm.json`` and
+``sfm.png``/``sfm.svg`` into a new run folder under ``runs/bench-sfm/`` (``latest`` points at it);
+``--save`` also copies them into ``benchmarks/results/`` (refused for ``--quick``, a smoke run). All
+ratios are measured in this one run on this machine.
 
 * FFT kernel: per-step cost of the real ``sfm.simulate`` loop (predictions on all p^2 pairs, both
   losses, drift, gate), from the wall-time difference of two run lengths so set-up cancels.
@@ -16,7 +18,6 @@ Run: ``python benchmarks/bench_sfm.py [--quick]``. Writes ``benchmarks/results/s
 
 from __future__ import annotations
 
-import argparse
 import gc
 import sys
 import time
@@ -27,6 +28,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from _evidence import bench_parser, check_save, run_cli, save_results  # noqa: E402
 
 from sfm.dynamics import SFMConfig, simulate  # noqa: E402
 from sfm.reference import dense_step, design_matrix  # noqa: E402
@@ -254,14 +257,25 @@ def figure(result: dict):
     return fig
 
 
+SAVED = ("sfm.json", "sfm.png", "sfm.svg")
+
+
+def build_parser():
+    ap = bench_parser("sfm", __doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="fewer repeats (smoke run)")
+    ap.set_defaults(func=run)
+    return ap
+
+
 def main(argv=None) -> int:
+    return run_cli(build_parser, argv)
+
+
+def run(args) -> int:
     import matplotlib
 
     matplotlib.use("Agg")  # a script: figures go to files only
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="fewer repeats (smoke run)")
-    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
-    args = ap.parse_args(argv)
+    check_save(args, committed="sfm.json")
     reps = 2 if args.quick else 5
     f = 0.3
     primes = (31, 97, 211)
@@ -278,6 +292,10 @@ def main(argv=None) -> int:
     }
     write_json(args.out / "sfm.json", result)
     save_figure(figure(result), args.out / "sfm")
+    print(f"wrote {args.out / 'sfm.json'} and sfm.png/.svg")
+    if args.save:
+        for path in save_results(args.out, SAVED):
+            print(f"saved {path}")
     return 0
 
 

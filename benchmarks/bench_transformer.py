@@ -11,15 +11,15 @@ All timings are taken in this one run, interleaved, median of repeats:
 4. the coarse-graining search (paper 001 Alg. 1): the deterministic search against random search
    with the same budget (several seeds) and against a dense grid with 4x the budget.
 
-Writes ``benchmarks/results/bench_transformer.json`` and ``.png/.svg``.
+Writes ``bench_transformer.json`` and ``.png/.svg`` into a new run folder under
+``runs/bench-transformer/`` (``latest`` points at it); ``--save`` also copies them into
+``benchmarks/results/`` (refused for ``--quick``, a smoke run: 3 steps, 1 repeat, 2 seeds).
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import math
-import os
 import statistics
 import sys
 import time
@@ -31,6 +31,8 @@ from torch import nn
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from _evidence import bench_parser, check_save, run_cli, save_results  # noqa: E402
 
 from theory.base.io import save_figure, write_json  # noqa: E402
 from theory.base.provenance import run_metadata  # noqa: E402
@@ -260,8 +262,11 @@ def plot(res: dict, stem: Path) -> None:
     save_figure(fig, stem)
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+SAVED = ("bench_transformer.json", "bench_transformer.png", "bench_transformer.svg")
+
+
+def build_parser():
+    ap = bench_parser("transformer", __doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=30, help="steps per timing repeat")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--seeds", type=int, default=4)
@@ -269,10 +274,20 @@ def main(argv=None) -> int:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch default)")
     ap.add_argument(
-        "--out", type=Path, default=ROOT / "benchmarks" / "results" / "bench_transformer"
+        "--quick", action="store_true", help="3 steps, 1 repeat, 2 seeds, 20 training steps"
     )
-    args = ap.parse_args(argv)
-    os.environ.setdefault("MPLBACKEND", "Agg")  # figures go to files only
+    ap.set_defaults(func=run)
+    return ap
+
+
+def main(argv=None) -> int:
+    return run_cli(build_parser, argv)
+
+
+def run(args) -> int:
+    check_save(args, committed="bench_transformer.json")
+    if args.quick:
+        args.steps, args.repeats, args.seeds, args.train_steps = 3, 1, 2, 20
     if args.threads:
         torch.set_num_threads(args.threads)
     cfg = dataclasses.replace(preset("quick"), device=args.device)
@@ -288,11 +303,11 @@ def main(argv=None) -> int:
     res["search"] = bench_search(cfg, model, ds, cfg.coarse_budget, 7)
     res["metadata"] = run_metadata(
         "benchmarks/bench_transformer.py",
-        vars(args) | {"out": str(args.out)},
+        {k: v for k, v in vars(args).items() if k != "func"} | {"out": str(args.out)},
         extra={"torch_threads": torch.get_num_threads()},
     )
-    write_json(args.out.with_suffix(".json"), res)
-    plot(res, args.out)
+    write_json(args.out / "bench_transformer.json", res)
+    plot(res, args.out / "bench_transformer")
     tr, bt = res["training"], res["batched"]
     print(
         f"ours {tr['ours_steps_per_s']:.1f} steps/s vs reference {tr['reference_steps_per_s']:.1f} "
@@ -302,6 +317,9 @@ def main(argv=None) -> int:
         f"quick run; search {res['search']['bisect_bytes']} B vs random median "
         f"{res['search']['random_median_bytes']} B"
     )
+    if args.save:
+        for path in save_results(args.out, SAVED):
+            print(f"saved {path}")
     return 0
 
 

@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -13,12 +14,22 @@ from pathlib import Path
 import numpy as np
 
 from theory.base.cli import OccamArgumentParser, add_out_argument, arg_type, run_cli
-from theory.base.errors import InputError, check_finite, check_int, check_odd_prime
+from theory.base.errors import InputError, check_finite, check_int, check_odd_prime, check_range
 from theory.base.io import save_figure, write_csv, write_json
 from theory.base.modular import GATE_CONVENTIONS, OPS
 from theory.base.provenance import run_metadata
 
+from .cluster import CONNECT_TIMEOUT
 from .dynamics import SFMConfig, simulate
+from .limits import (
+    POINT_BYTES_PER_PAIR,
+    POINT_BYTES_PER_PAIR_SEED,
+    RUN_BYTES_PER_PAIR,
+    available_memory,
+    check_fits,
+    point_bytes,
+    run_bytes,
+)
 from .schedules import SCHEDULE_DEFAULTS, SCHEDULES
 
 __all__ = ["main", "build_parser"]
@@ -54,13 +65,60 @@ def _load_target(text: str):
         )
     try:
         if path.suffix == ".npy":
-            return np.load(path, allow_pickle=False)
-        return np.loadtxt(path, delimiter=",", ndmin=1).ravel()
-    except (OSError, ValueError) as exc:
+            values = np.load(path, allow_pickle=False)
+        else:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # "input contained no data": refused below
+                values = np.loadtxt(path, delimiter=",", ndmin=1).ravel()
+    except (OSError, ValueError, EOFError) as exc:
         raise InputError(
             f"target: could not read {text!r} as numbers ({exc}); give a .npy array or a text "
             "file of p comma- or newline-separated values"
         ) from None
+    if values.size == 0:
+        raise InputError(
+            f"target: {text!r} holds no values; give p finite numbers, one per residue"
+        )
+    return values
+
+
+_STRENGTH_FLAGS = ("beta", "alpha", "wd", "c", "init_scale")
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _check_schedule_flags(args: argparse.Namespace) -> None:
+    """Refuse a schedule parameter the chosen schedule does not use, instead of ignoring it."""
+    uses = SCHEDULE_DEFAULTS[args.schedule]
+    for name in _STRENGTH_FLAGS:
+        if getattr(args, name) is None or name in uses:
+            continue
+        if not uses:
+            raise InputError(
+                f"{_flag(name)}: --schedule {args.schedule} has no parameters, so it would be "
+                f"ignored; drop {_flag(name)} or choose a schedule that uses it ("
+                f"{', '.join(k for k, d in SCHEDULE_DEFAULTS.items() if name in d)})"
+            )
+        users = ", ".join(k for k, d in SCHEDULE_DEFAULTS.items() if name in d)
+        raise InputError(
+            f"{_flag(name)}: --schedule {args.schedule} does not use {name} (it takes "
+            f"{', '.join(_flag(k) for k in uses)}), so it would be ignored; drop it or choose a "
+            f"schedule that uses it ({users})"
+        )
+
+
+def _resolve_eta(args: argparse.Namespace, default: float) -> float:
+    """``--eta`` or its default; refused under ``--convention paper``, whose drift is ``1/n``."""
+    if args.eta is None:
+        return default
+    if args.convention == "paper":
+        raise InputError(
+            "--eta: --convention paper uses paper 004's 1/n drift (eta = p^2/n), so --eta would "
+            "be ignored; drop --eta or use --convention prox"
+        )
+    return args.eta
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -68,6 +126,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .report import curve_rows, run_summary
     from .task import make_task
 
+    _check_schedule_flags(args)
+    args.eta = _resolve_eta(args, 1.0)
     target = _load_target(args.target)
     cfg = SFMConfig(
         p=args.p,
@@ -86,6 +146,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         seed=args.seed,
         log_every=args.log_every,
     )
+    need = run_bytes(cfg.p, cfg.steps, cfg.log_every)
+    check_fits("a run", need, cfg.p, RUN_BYTES_PER_PAIR, "or run on a machine with more memory")
     tasks = None
     if not isinstance(target, str):
         tasks = [make_task(cfg.p, cfg.op, cfg.f, target, np.random.default_rng(cfg.seed))]
@@ -134,9 +196,17 @@ def _point_rows(results: list[dict]) -> list[dict]:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
+    from .cluster import check_address
     from .plots import phase_diagram_figure, power_law_figure
     from .sweep import analyse, default_spec, run_sweep
 
+    if args.workers is not None and args.scheduler is not None:
+        raise InputError(
+            f"--workers: it sizes the local cluster, but --scheduler {args.scheduler} is given, "
+            "so it would be ignored; drop one of them (a cluster's size is its workers')"
+        )
+    if args.scheduler not in (None, "synchronous"):
+        check_address(args.scheduler)
     spec = default_spec(
         p=args.p,
         f=args.f,
@@ -144,27 +214,36 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         seeds=args.seeds,
         schedule=args.schedule,
         op=args.op,
-        eta=args.eta,
+        eta=_resolve_eta(args, None),
         convention=args.convention,
         steps=args.steps,
         target=args.target,
     )
+    _check_sweep_memory(spec, args)
     out = Path(args.out)
-    t0 = time.perf_counter()
-    res = run_sweep(
-        spec, out, scheduler=args.scheduler, workers=args.workers, progress=not args.quiet
-    )
-    wall = time.perf_counter() - t0
-    analysis = analyse(spec, res["results"])
-    write_csv(out / "points.csv", _point_rows(res["results"]))
     cluster = {
         "scheduler": args.scheduler or "LocalCluster",
         "workers": args.workers or os.cpu_count(),
     }
+    meta = run_metadata("sfm sweep", asdict(spec), None, cluster)
+    t0 = time.perf_counter()
+    res = run_sweep(
+        spec,
+        out,
+        scheduler=args.scheduler,
+        workers=args.workers,
+        progress=not args.quiet,
+        metadata=meta,
+        warn=lambda msg: print(f"python -m sfm sweep: warning: {msg}", file=sys.stderr),
+        connect_timeout=args.connect_timeout,
+    )
+    wall = time.perf_counter() - t0
+    analysis = analyse(spec, res["results"])
+    write_csv(out / "points.csv", _point_rows(res["results"]))
     write_json(
         out / "sweep.json",
         {
-            "metadata": run_metadata("sfm sweep", asdict(spec), None, cluster),
+            "metadata": meta,
             "wall_seconds": wall,
             "n_points": len(res["results"]),
             "n_skipped": res["n_skipped"],
@@ -189,6 +268,28 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_sweep_memory(spec, args: argparse.Namespace) -> None:
+    """One point per worker at a time: refuse a grid whose largest point cannot fit here (a
+    remote cluster's workers are sized by whoever runs them)."""
+    if args.scheduler not in (None, "synchronous"):
+        return
+    p = max(spec.p)
+    one = point_bytes(p, spec.seeds)
+    n_points = len(spec.p) * len(spec.f) * len(spec.strength)
+    parallel = 1 if args.scheduler else min(args.workers or os.cpu_count() or 1, n_points)
+    per_pair = POINT_BYTES_PER_PAIR + POINT_BYTES_PER_PAIR_SEED * spec.seeds
+    remedy = "or fewer --seeds, or a cluster with bigger workers (--scheduler)"
+    check_fits("a sweep point", one, p, per_pair, remedy)
+    if parallel > 1:
+        k = max(1, (available_memory() or one * parallel) // one)
+        if k < parallel:
+            raise InputError(
+                f"--workers: {parallel} workers each holding a point at p = {p} need about "
+                f"{one * parallel / 1e9:.3g} GB but this machine has "
+                f"{(available_memory() or 0) / 1e9:.3g} GB available; use --workers {k}"
+            )
+
+
 def _add_common(sp: argparse.ArgumentParser, sweep: bool) -> None:
     """Flags of both commands: the task, the schedule and the drift convention."""
     sp.add_argument("--op", choices=OPS, default="+", help="operation (default +)")
@@ -201,8 +302,9 @@ def _add_common(sp: argparse.ArgumentParser, sweep: bool) -> None:
     sp.add_argument(
         "--eta",
         type=arg_type(check_finite),
-        default=0.5 if sweep else 1.0,
-        help="drift step, stable in (0, 2) (default %(default)s)",
+        default=None,  # None: "not given", so --convention paper can refuse it
+        help=f"drift step, stable in (0, 2) (default {0.5 if sweep else 1.0}; not with "
+        "--convention paper)",
     )
     sp.add_argument(
         "--convention",
@@ -286,9 +388,16 @@ def _add_sweep_parser(sub) -> None:
         "--workers",
         type=arg_type(check_int, lo=1),
         default=None,
-        help="LocalCluster worker processes (default: number of cores)",
+        help="LocalCluster worker processes (default: number of cores; not with --scheduler)",
     )
-    add_out_argument(sw, "runs/sfm-sweep")
+    sw.add_argument(
+        "--connect-timeout",
+        type=arg_type(check_range, 0.0, 3600.0, lo_open=True),
+        default=CONNECT_TIMEOUT,
+        metavar="SECONDS",
+        help=f"how long to wait for --scheduler to answer (default {CONNECT_TIMEOUT:g})",
+    )
+    add_out_argument(sw, "runs/sfm-sweep", resumable=True)
     sw.set_defaults(func=cmd_sweep)
 
 

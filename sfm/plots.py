@@ -203,7 +203,8 @@ def power_law_figure(spec, results, analysis) -> Figure:
     a2.set_ylabel("median t_gen (points where every seed generalises)")
     a2.set_title("t_gen against n / p")
     for a in (a1, a2):
-        a.legend(fontsize=7)
+        if a.get_legend_handles_labels()[0]:  # a tiny grid may have no fit to label
+            a.legend(fontsize=7)
         a.grid(True, which="both", alpha=0.3)
     fig.tight_layout()
     return fig

@@ -143,7 +143,7 @@ def _measured_crossover(
     lam_mem: float | None, loss_mem: float | None, lam_end: float, loss_end: float, n: int
 ) -> dict[str, Any] | None:
     """Free-energy crossover between the measured memorising and final states (SPEC §2.1)."""
-    from theory.crossover import crossover_n
+    from theory.crossover import crossover_n, crossover_record
 
     if lam_mem is None or loss_mem is None:
         return None
@@ -159,12 +159,14 @@ def _measured_crossover(
             "every n (no crossing)",
         }
     cr = crossover_n(dlam, dloss)
+    rec = crossover_record(cr)  # a root beyond float64 as its exact decimal, never "inf"
     return {
         "dlambda": dlam,
         "dloss": dloss,
         "has_crossing": cr.has_crossing,
-        "n_0": cr.n0,
-        "n_minus1": cr.n_minus1,
+        "n_0": rec["n0"],
+        "n_minus1": rec["n_minus1"],
+        "n_minus1_exact": cr.exact.get("n_minus1"),
         "message": cr.message,
         "winner_at_n": cr.winner(n),
     }
@@ -176,7 +178,16 @@ def _paper004(beta: float, p: int, loss_end: float) -> dict[str, Any]:
 
     eps_gen = max(0.0, loss_end)
     pc = paper004_crossover(beta, p, eps_gen)
-    return {"beta": beta, "eps_gen": eps_gen, "n_star": pc.n_star, "meaning": pc.meaning}
+    ex = pc.n_star_exact
+    # n* beyond float64 (a tiny final loss) is written as its exact decimal, never "inf".
+    n_star = pc.n_star if pc.n_star is None or ex is None or pc.n_star < math.inf else ex["decimal"]
+    return {
+        "beta": beta,
+        "eps_gen": eps_gen,
+        "n_star": n_star,
+        "n_star_exact": ex,
+        "meaning": pc.meaning,
+    }
 
 
 def curve_rows(res: RunResult, b: int = 0) -> list[dict[str, Any]]:

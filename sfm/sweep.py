@@ -23,9 +23,11 @@ import numpy as np
 from theory.base.errors import InputError, check_int, check_odd_prime, check_positive, check_range
 from theory.base.io import read_json, write_json
 
+from .cluster import CONNECT_TIMEOUT, connect
 from .dynamics import SFMConfig, simulate
 from .phase import classify, critical_edges, gate_law_fit, majority, power_law_fit
 from .schedules import SCHEDULES, STRENGTH
+from .task import TARGETS
 
 __all__ = [
     "SweepSpec",
@@ -66,9 +68,21 @@ class SweepSpec:
                 f"schedule: must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}"
             )
         _ = self.strength_name
+        if self.target not in TARGETS:
+            raise InputError(
+                f"target: a sweep takes {' or '.join(TARGETS)}, got {self.target!r}; a target "
+                "file works with `sfm run --target FILE`"
+            )
         for name in ("p", "f", "strength"):
-            if len(getattr(self, name)) == 0:
+            values = getattr(self, name)
+            if len(values) == 0:
                 raise InputError(f"{name}: empty grid; give at least one value")
+            dup = sorted({v for v in values if list(values).count(v) > 1})
+            if dup:
+                raise InputError(
+                    f"{name}: {', '.join(f'{v:g}' for v in dup)} given more than once; "
+                    "list each grid value once"
+                )
         for p in self.p:
             check_odd_prime("p", p)
         for f in self.f:
@@ -124,8 +138,14 @@ def _point_configs(pt: dict[str, Any]) -> list[SFMConfig]:
     ]
 
 
-def run_point(pt: dict[str, Any], out_dir: str) -> dict[str, Any]:
-    """Run one point's seeds as a batch, write ``points/<key>.json`` atomically, return it."""
+def run_point(
+    pt: dict[str, Any], out_dir: str, metadata: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Run one point's seeds as a batch, write ``points/<key>.json`` atomically, return it.
+
+    ``metadata`` is the sweep's provenance block (:func:`theory.base.provenance.run_metadata`,
+    made once by the sweep); the file carries it with the point's own settings added.
+    """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # weak-frequency warnings are expected at strong gates
         res = simulate(_point_configs(pt))
@@ -147,7 +167,8 @@ def run_point(pt: dict[str, Any], out_dir: str) -> dict[str, Any]:
             }
         )
     out = {"point": pt, "key": point_key(pt), "seeds": seeds, **_aggregate(pt, seeds)}
-    write_json(Path(out_dir) / "points" / f"{point_key(pt)}.json", out)
+    meta = {**(metadata or {}), "point": pt}
+    write_json(Path(out_dir) / "points" / f"{point_key(pt)}.json", {"metadata": meta, **out})
     return out
 
 
@@ -165,15 +186,54 @@ def _aggregate(pt: dict[str, Any], seeds: list[dict[str, Any]]) -> dict[str, Any
     }
 
 
-def _finished(out_dir: Path, pt: dict[str, Any]) -> dict[str, Any] | None:
+#: What a point file must hold to be trusted on resume (all written by :func:`run_point`).
+POINT_KEYS = ("point", "key", "seeds", "n", "n_over_p", "phase", "frac_generalise")
+POINT_KEYS += ("t_gen_median", "t_gen_mean", "t_gen_sem")
+SEED_KEYS = ("seed", "n", "t_mem", "t_gen", "diverged_at", "final_train_rel", "final_test_rel")
+SEED_KEYS += ("last_step", "phase")
+
+
+def _damage(data: Any, pt: dict[str, Any]) -> str | None:
+    """Why ``data`` (a parsed point file) is not a finished result of ``pt``; None if it is."""
+    if not isinstance(data, dict):
+        kind = {type(None): "null", list: "a list"}.get(type(data), type(data).__name__)
+        return f"holds {kind}, not a point's result"
+    missing = [k for k in POINT_KEYS if k not in data]
+    if missing:
+        return f"lacks {', '.join(missing)}"
+    if data["point"] != json.loads(json.dumps(pt)) or data["key"] != point_key(pt):
+        return "belongs to other settings"
+    seeds = data["seeds"]
+    if not isinstance(seeds, list) or len(seeds) != pt["seeds"]:
+        return f"has {len(seeds) if isinstance(seeds, list) else 'no'} seeds, not {pt['seeds']}"
+    for i, sd in enumerate(seeds):
+        if not isinstance(sd, dict) or any(k not in sd for k in SEED_KEYS) or sd["seed"] != i:
+            return f"has a damaged record for seed {i}"
+        for k in ("t_mem", "t_gen"):
+            if sd[k] is not None and (isinstance(sd[k], bool) or not isinstance(sd[k], int)):
+                return f"has a non-integer {k} for seed {i}"
+    return None
+
+
+def _finished(
+    out_dir: Path, pt: dict[str, Any], warn: Callable[[str], None] | None = None
+) -> dict[str, Any] | None:
+    """The point's result if its file exists and is whole; a damaged file is reported through
+    ``warn`` (default :func:`warnings.warn`) and the point is run again, never trusted."""
     path = out_dir / "points" / f"{point_key(pt)}.json"
     if not path.exists():
         return None
     try:
         data = read_json(path)
-    except (OSError, ValueError):
-        return None  # unreadable: recompute (writes are atomic, so this is rare)
-    return data if data.get("point") == json.loads(json.dumps(pt)) else None
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        why = f"is not readable JSON ({type(exc).__name__})"
+    else:
+        why = _damage(data, pt)
+        if why is None:
+            return {k: v for k, v in data.items() if k != "metadata"}
+    msg = f"{path}: {why}; running the point again"
+    (warn or (lambda m: warnings.warn(m, stacklevel=3)))(msg)
+    return None
 
 
 def run_sweep(
@@ -183,15 +243,26 @@ def run_sweep(
     workers: int | None = None,
     progress: bool = True,
     on_result: Callable[[dict[str, Any]], None] | None = None,
+    metadata: dict[str, Any] | None = None,
+    warn: Callable[[str], None] | None = None,
+    connect_timeout: float = CONNECT_TIMEOUT,
 ) -> dict[str, Any]:
     """Run every unfinished point; ``scheduler`` None = LocalCluster (processes, one per core),
-    an address = an existing Dask scheduler, ``"synchronous"`` = in this process (debugging)."""
+    an address = an existing Dask scheduler (refused within ``connect_timeout`` seconds when
+    none answers), ``"synchronous"`` = in this process (debugging).
+
+    ``metadata`` goes into every point file; ``warn`` receives one line per damaged point file
+    (default :func:`warnings.warn`).
+    """
     out = Path(out_dir)
-    (out / "points").mkdir(parents=True, exist_ok=True)
     pts = points(spec)
+    client = None
+    if scheduler not in (None, "synchronous"):
+        client = connect(scheduler, connect_timeout)  # before any file: a refusal leaves none
+    (out / "points").mkdir(parents=True, exist_ok=True)
     done, todo = [], []
     for pt in pts:
-        r = _finished(out, pt)
+        r = _finished(out, pt, warn)
         (done if r is not None else todo).append(r if r is not None else pt)
     results = list(done)
     from tqdm.auto import tqdm
@@ -201,7 +272,7 @@ def run_sweep(
     )
     if todo and scheduler == "synchronous":
         for pt in todo:
-            r = run_point(pt, str(out))
+            r = run_point(pt, str(out), metadata)
             results.append(r)
             if on_result:
                 on_result(r)
@@ -216,10 +287,11 @@ def run_sweep(
                 n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None
             )
             client = Client(cluster)
-        else:
-            client = Client(scheduler)
         try:
-            futs = [client.submit(run_point, pt, str(out.resolve()), pure=False) for pt in todo]
+            futs = [
+                client.submit(run_point, pt, str(out.resolve()), metadata, pure=False)
+                for pt in todo
+            ]
             for fut in as_completed(futs):
                 r = fut.result()
                 results.append(r)
@@ -230,6 +302,8 @@ def run_sweep(
             client.close()
             if cluster is not None:
                 cluster.close()
+    elif client is not None:
+        client.close()
     bar.close()
     order = {point_key(pt): i for i, pt in enumerate(pts)}
     results.sort(key=lambda r: order.get(r["key"], 1 << 30))

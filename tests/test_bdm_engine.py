@@ -201,8 +201,13 @@ def test_entropy_and_normalisation_bounds(x, nsym, eng):
     assert r.entropy <= math.log2(r.n_distinct) + 1e-12
     shape_counts = {(12,): r.n_blocks}
     lo, hi = b.min_bdm(shape_counts), b.max_bdm(shape_counts)
-    assert lo - 1e-9 <= r.bdm <= hi + 1e-9
-    assert -1e-12 <= r.nbdm <= 1 + 1e-12
+    assert lo - 1e-9 <= r.bdm
+    assert -1e-12 <= r.nbdm
+    if r.n_missing_blocks == 0:
+        # A missing block costs max CTM + 1 (pybdm's rule), which the max construction (keys of
+        # the table only) does not reach: only inputs inside the table are bounded above.
+        assert r.bdm <= hi + 1e-9
+        assert r.nbdm <= 1 + 1e-12
 
 
 def test_normalisation_extremes(eng):

@@ -40,7 +40,10 @@ def test_quartile_symbols_balanced_for_distinct_values():
 def test_as_matrix():
     assert as_matrix(np.zeros(())).shape == (1, 1)
     assert as_matrix(np.zeros(7)).shape == (1, 7)
-    assert as_matrix(np.zeros((3, 2, 5))).shape == (3, 10)
+    # k-D: leading axes flattened into rows, the last axis kept (docs/bdm.md, "Weights").
+    assert as_matrix(np.zeros((3, 2, 5))).shape == (6, 5)
+    w = np.arange(24).reshape(2, 3, 4)
+    np.testing.assert_array_equal(as_matrix(w, "W_Q")[3:], w[1])
 
 
 def test_k_bdm_is_sum_over_tensors():

@@ -98,6 +98,7 @@ def test_user_target_file(tmp_path):
                 "--target",
                 str(tmp_path / "bad.npy"),
                 "--quiet",
+                "--overwrite",
                 "--out",
                 str(out),
             ]
@@ -116,6 +117,7 @@ def test_user_target_file(tmp_path):
                 "--steps",
                 "5",
                 "--quiet",
+                "--overwrite",
                 "--out",
                 str(out),
             ]
@@ -132,6 +134,7 @@ def test_user_target_file(tmp_path):
                 "--target",
                 str(tmp_path / "words.txt"),
                 "--quiet",
+                "--overwrite",
                 "--out",
                 str(out),
             ]
@@ -200,7 +203,7 @@ def test_sweep_end_to_end_with_resume(tmp_path):
     victim = files[1]
     before = json.loads(victim.read_text())
     victim.unlink()
-    assert main(argv) == 0
+    assert main([*argv, "--resume"]) == 0  # a reused folder continues only when asked to
     second = json.loads((out / "sweep.json").read_text())
     assert second["n_run"] == 1 and second["n_skipped"] == 3
     after = json.loads(victim.read_text())

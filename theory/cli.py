@@ -5,15 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from dataclasses import asdict
 
 import numpy as np
 
 from theory.base.cli import OccamArgumentParser, add_out_argument, arg_type, run_cli
 from theory.base.errors import InputError, check_int, check_odd_prime, check_positive, check_range
-from theory.base.io import save_figure, write_csv, write_json
+from theory.base.io import atomic_write_text, save_figure, write_json
 from theory.base.provenance import run_metadata
-from theory.crossover import crossover_n
+from theory.crossover import crossover_n, crossover_record
 from theory.diagram import crossover_grid, plot_crossover_grid
 from theory.report import (
     ReportConfig,
@@ -28,22 +27,49 @@ _pos = arg_type(check_positive)
 _nonneg = arg_type(check_positive, allow_zero=True)
 
 
-def _cmd_crossover(args: argparse.Namespace) -> int:
-    if args.dlambda is not None or args.dloss is not None:
+_PAPER_FLAGS = {"p": 97, "beta": 0.5, "eps": 1e-2}
+
+
+def _check_crossover_flags(args: argparse.Namespace) -> bool:
+    """True for the generic form; refuse flags of the other form instead of ignoring them."""
+    generic = args.dlambda is not None or args.dloss is not None
+    if generic:
         if args.dlambda is None or args.dloss is None:
             raise InputError(
                 "--dlambda and --dloss go together: give both, or neither for paper 004's form"
             )
-        cross = crossover_n(args.dlambda, args.dloss, args.dm)
+        given = [f"--{k}" for k in _PAPER_FLAGS if getattr(args, k) is not None]
+        if given:
+            raise InputError(
+                f"{', '.join(given)}: paper 004's flags do not apply to the generic crossover "
+                "(--dlambda/--dloss); drop them, or drop --dlambda/--dloss for paper 004's form"
+            )
+        return True
+    if args.dm is not None:
+        raise InputError(
+            "--dm: the ln ln n correction applies only to the generic form; give --dlambda and "
+            "--dloss with it, or drop --dm"
+        )
+    for k, v in _PAPER_FLAGS.items():
+        if getattr(args, k) is None:
+            setattr(args, k, v)
+    return False
+
+
+def _cmd_crossover(args: argparse.Namespace) -> int:
+    if _check_crossover_flags(args):
+        cross = crossover_n(args.dlambda, args.dloss, args.dm or 0.0)
+        rec = crossover_record(cross)
         print(cross.message)
-        for lo, hi, w in cross.intervals:
-            print(f"  n in ({lo:.10g}, {hi:.10g}): {w}")
+        for name in ("n0", "n_minus1"):
+            ex = cross.exact.get(name)
+            if ex is not None:
+                print(f"  {name} = {ex['decimal']}  (log10 {ex['log10']:.6f}; mpmath, 50 digits)")
+        for lo, hi, w in rec["intervals"]:
+            print(f"  n in ({_fmt(lo)}, {_fmt(hi)}): {w}")
         write_json(
             args.out / "crossover.json",
-            {
-                "metadata": run_metadata("theory crossover", vars_config(args)),
-                "crossover": asdict(cross),
-            },
+            {"metadata": run_metadata("theory crossover", vars_config(args)), "crossover": rec},
         )
         return 0
     summary = crossover_summary(args.p, args.beta, args.eps)
@@ -54,6 +80,10 @@ def _cmd_crossover(args: argparse.Namespace) -> int:
     )
     print(f"wrote {args.out / 'crossover.json'}")
     return 0
+
+
+def _fmt(x: float | str) -> str:
+    return x if isinstance(x, str) else f"{x:.10g}"
 
 
 def _grid_values(name: str, lo: float, hi: float, num: int) -> np.ndarray:
@@ -67,10 +97,15 @@ def _grid_values(name: str, lo: float, hi: float, num: int) -> np.ndarray:
 def _cmd_diagram(args: argparse.Namespace) -> int:
     betas = _grid_values("beta", args.beta_min, args.beta_max, args.num)
     eps = _grid_values("eps", args.eps_min, args.eps_max, args.num)
-    for p in args.p:
-        grid = crossover_grid(p, betas, eps)
+    dup = sorted({p for p in args.p if args.p.count(p) > 1})
+    if dup:
+        raise InputError(
+            f"--p: {', '.join(map(str, dup))} given more than once; each p writes one set of files"
+        )
+    grids = [crossover_grid(p, betas, eps) for p in args.p]  # all checked before any file
+    for p, grid in zip(args.p, grids, strict=True):
         stem = args.out / f"crossover_diagram_p{p}"
-        write_csv(stem.with_suffix(".csv"), grid.rows())
+        atomic_write_text(stem.with_suffix(".csv"), grid.csv_text())
         save_figure(plot_crossover_grid(grid), stem)
         finite = grid.n_star[np.isfinite(grid.n_star)]
         rng = (
@@ -111,23 +146,29 @@ def build_parser() -> argparse.ArgumentParser:
         help="solve the free-energy crossover n = a ln n (symbolic + numeric)",
         description="Paper 004's crossover for (p, beta, eps_gen), or a generic one with --dlambda/--dloss.",
     )
-    c.add_argument("--p", type=_prime, default=97, help="odd prime modulus (default 97)")
+    # Paper 004's flags default to None so that mixing them with the generic form is refused.
+    c.add_argument("--p", type=_prime, default=None, help="odd prime modulus (default 97)")
     c.add_argument(
-        "--beta", type=_pos, default=0.5, help="l0 prior strength beta > 0 (default 0.5)"
+        "--beta", type=_pos, default=None, help="l0 prior strength beta > 0 (default 0.5)"
     )
-    c.add_argument("--eps", type=_nonneg, default=1e-2, help="eps_gen >= 0 (default 0.01)")
+    c.add_argument("--eps", type=_nonneg, default=None, help="eps_gen >= 0 (default 0.01)")
     c.add_argument("--dlambda", type=_pos, help="generic: lambda_A - lambda_B > 0")
     c.add_argument("--dloss", type=_nonneg, help="generic: L_B - L_A >= 0")
-    c.add_argument("--dm", type=arg_type(check_range), default=0.0, help="m_A - m_B (ln ln n term)")
+    c.add_argument(
+        "--dm",
+        type=arg_type(check_range),
+        default=None,
+        help="generic only: m_A - m_B (ln ln n term; default 0)",
+    )
     add_out_argument(c, "runs/theory-crossover")
     c.set_defaults(func=_cmd_crossover)
 
     d = sub.add_parser("diagram", help="n* over a (beta, eps_gen) grid: CSV + PNG/SVG")
     d.add_argument("--p", type=_prime, nargs="+", default=[97], help="one or more odd primes")
-    d.add_argument("--beta-min", type=float, default=1e-3)
-    d.add_argument("--beta-max", type=float, default=10.0)
-    d.add_argument("--eps-min", type=float, default=1e-4)
-    d.add_argument("--eps-max", type=float, default=1.0)
+    d.add_argument("--beta-min", type=_pos, default=1e-3, help="smallest beta > 0 (1e-3)")
+    d.add_argument("--beta-max", type=_pos, default=10.0, help="largest beta (10)")
+    d.add_argument("--eps-min", type=_pos, default=1e-4, help="smallest eps_gen > 0 (1e-4)")
+    d.add_argument("--eps-max", type=_pos, default=1.0, help="largest eps_gen (1)")
     d.add_argument(
         "--num", type=arg_type(check_int, 2, 2000), default=61, help="grid points per axis"
     )

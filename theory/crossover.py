@@ -8,7 +8,7 @@ The same roots are computed three independent ways (sympy symbolic, scipy, mpmat
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 
 import mpmath
@@ -30,6 +30,9 @@ __all__ = [
     "lambert_roots_mpmath",
     "lambert_roots_sympy",
     "root_condition_number",
+    "exact_number",
+    "crossover_record",
+    "DPS",
     "ACCURATE",
     "SIMPLE",
 ]
@@ -37,6 +40,8 @@ __all__ = [
 ACCURATE = "A (accurate: lower loss, larger RLCT)"
 SIMPLE = "B (simple: smaller RLCT, larger loss)"
 _U = np.finfo(float).eps  # unit round-off of float64 (2u)
+#: Significant digits of the arbitrary-precision solve, and of every exact number it reports.
+DPS = 50
 
 
 @lru_cache(maxsize=1)
@@ -59,6 +64,30 @@ def _check_a(a: float) -> float:
     if a < math.e:
         raise InputError(f"a: n = a ln n has real roots only for a >= e, got {a!r}")
     return a
+
+
+def _check_a_exact(a: float | mpmath.mpf | str) -> mpmath.mpf:
+    """``a`` as an mpf (a decimal string is read at full precision); unlike :func:`_check_a` it
+    may lie beyond float64's range."""
+    if isinstance(a, str):
+        with mpmath.workdps(DPS + 10):
+            a = mpmath.mpf(a)
+    if not isinstance(a, mpmath.mpf):
+        return mpmath.mpf(_check_a(a))
+    if not mpmath.isfinite(a) or a < mpmath.e:
+        raise InputError(f"a: n = a ln n has real roots only for finite a >= e, got {a}")
+    return a
+
+
+def exact_number(x: float | mpmath.mpf | None, dps: int = DPS) -> dict[str, str | float] | None:
+    """``{"decimal": x to dps significant digits, "log10": log10 x}``: a number as the exact solve
+    has it, readable however far beyond float64 (1.8e308) it lies."""
+    if x is None:
+        return None
+    with mpmath.workdps(dps + 5):
+        xm = mpmath.mpf(x)
+        log10 = float(mpmath.log10(xm)) if xm > 0 else None
+        return {"decimal": mpmath.nstr(xm, dps, strip_zeros=False), "log10": log10}
 
 
 def _polish_log_root(log_a: float, y: float, upper: bool) -> float:
@@ -96,14 +125,18 @@ def lambert_roots_scipy(a: float) -> tuple[float, float]:
         y1 = _polish_log_root(log_a, 1.0 + 1.5 * s + 1e-300, upper=True)
         return (math.exp(y0), math.exp(y1))
     x = -1.0 / a
-    n0 = -a * scipy.special.lambertw(x, 0).real
-    n1 = -a * scipy.special.lambertw(x, -1).real
+    with np.errstate(over="ignore"):  # n_-1 beyond float64 is inf; the exact solve has it
+        n0 = -a * scipy.special.lambertw(x, 0).real
+        n1 = -a * scipy.special.lambertw(x, -1).real
     return (float(n0), float(n1))
 
 
-def lambert_roots_mpmath(a: float, dps: int = 50) -> tuple[mpmath.mpf, mpmath.mpf]:
-    """The two roots with ``mpmath.lambertw`` at ``dps`` significant digits (a taken exactly)."""
-    a = _check_a(a)
+def lambert_roots_mpmath(
+    a: float | mpmath.mpf | str, dps: int = DPS
+) -> tuple[mpmath.mpf, mpmath.mpf]:
+    """The two roots with ``mpmath.lambertw`` at ``dps`` significant digits (a taken exactly;
+    an mpf ``a`` may exceed float64's range)."""
+    a = _check_a_exact(a)
     with mpmath.workdps(dps):
         am = mpmath.mpf(a)
         x = -1 / am
@@ -111,9 +144,11 @@ def lambert_roots_mpmath(a: float, dps: int = 50) -> tuple[mpmath.mpf, mpmath.mp
     return roots
 
 
-def lambert_roots_sympy(a: float, dps: int = 50) -> tuple[sympy.Float, sympy.Float]:
+def lambert_roots_sympy(
+    a: float | mpmath.mpf | str, dps: int = DPS
+) -> tuple[sympy.Float, sympy.Float]:
     """The symbolic roots of :func:`symbolic_roots` evaluated at ``a`` to ``dps`` digits."""
-    a = _check_a(a)
+    a = _check_a_exact(a)
     sol = symbolic_roots()
     dlam, dloss = sorted(sol["a"].free_symbols, key=str)[::-1]  # Delta_lambda, Delta_L
     subs = {dlam: sympy.Float(a, dps + 10), dloss: sympy.Integer(1)}
@@ -142,7 +177,12 @@ def root_tolerance(a: float, n: float, ulps: float = 64.0) -> float:
 
 @dataclass(frozen=True)
 class Crossover:
-    """Where phases A (accurate) and B (simple) exchange free-energy dominance (SPEC §2.1)."""
+    """Where phases A (accurate) and B (simple) exchange free-energy dominance (SPEC §2.1).
+
+    The float fields overflow to ``inf`` beyond float64; ``exact`` holds the arbitrary-precision
+    values (``{"decimal", "log10"}`` per name, see :func:`exact_number`) of ``dlambda``, ``a``,
+    ``n0`` and ``n_minus1`` in the Lambert-W case, and :func:`crossover_record` writes those.
+    """
 
     dlambda: float
     dloss: float
@@ -153,6 +193,7 @@ class Crossover:
     n_minus1: float | None  # the W_-1 root (A wins again beyond it)
     intervals: list[tuple[float, float, str]] = field(default_factory=list)
     message: str = ""
+    exact: dict[str, dict[str, str | float] | None] = field(default_factory=dict)
 
     def winner(self, n: float) -> str:
         """The phase with the lower free energy at sample size ``n`` (ties go to A)."""
@@ -187,6 +228,14 @@ def _numeric_roots(dlambda: float, dloss: float, dm: float) -> list[float]:
     return roots
 
 
+def _short(x: float, exact: dict | None, digits: int) -> str:
+    """``x`` to ``digits`` significant digits, from the exact value where float64 overflowed."""
+    if math.isfinite(x) or exact is None:
+        return f"{x:.{digits}g}"
+    with mpmath.workdps(DPS):
+        return mpmath.nstr(mpmath.mpf(exact["decimal"]), digits)
+
+
 def crossover_n(dlambda: float, dloss: float, dm: float = 0.0) -> Crossover:
     """Solve ``F_A(n) = F_B(n)`` for both real roots and say which phase wins where (SPEC §2.1).
 
@@ -196,17 +245,31 @@ def crossover_n(dlambda: float, dloss: float, dm: float = 0.0) -> Crossover:
     dlambda = check_positive("dlambda", dlambda)
     dloss = check_positive("dloss", dloss, allow_zero=True)
     dm = check_finite("dm", dm)
+    return _crossover(mpmath.mpf(dlambda), dloss, dm)
+
+
+def _crossover(dlambda_exact: mpmath.mpf, dloss: float, dm: float) -> Crossover:
+    """:func:`crossover_n` with ``dlambda`` given exactly (it may exceed float64's range)."""
+    dlambda = float(dlambda_exact)  # inf beyond float64; the exact value is kept
     if dloss == 0 and not dm:
         msg = (
             "dloss = 0 (noiseless): the simple phase B has the same loss and a smaller RLCT, "
             "so it wins for every n > 1; there is no crossing"
         )
+        ex = {"dlambda": exact_number(dlambda_exact)}
         return Crossover(
-            dlambda, 0.0, dm, math.inf, False, None, None, [(1.0, math.inf, SIMPLE)], msg
+            dlambda, 0.0, dm, math.inf, False, None, None, [(1.0, math.inf, SIMPLE)], msg, ex
         )
-
-    a = dlambda / dloss if dloss > 0 else math.inf
+    with mpmath.workdps(DPS + 5):
+        a_exact = dlambda_exact / mpmath.mpf(dloss) if dloss > 0 else mpmath.inf
+    # Float arithmetic where it fits, so results within float64 are what they always were.
+    a = dlambda / dloss if dloss > 0 and math.isfinite(dlambda) else float(a_exact)
     if dm:
+        if not math.isfinite(dlambda) or not a < 1e300:
+            raise InputError(
+                f"dm: with the ln ln n correction the roots are found in float64, but dlambda/dloss "
+                f"= {mpmath.nstr(a_exact, 6)} is beyond its range; drop --dm or use a smaller ratio"
+            )
         roots = _numeric_roots(dlambda, dloss, dm)
         ivs = _intervals(roots, free_energy_gap(1.0 + 1e-12, dloss, dlambda, dm))
         msg = (
@@ -216,28 +279,68 @@ def crossover_n(dlambda: float, dloss: float, dm: float = 0.0) -> Crossover:
         n0 = next((lo for lo, _, w in ivs[1:] if w == SIMPLE), None)
         n1 = next((lo for lo, _, w in ivs[1:][::-1] if w == ACCURATE), None)
         return Crossover(dlambda, dloss, dm, a, bool(roots), n0, n1, ivs, msg)
+    exact = {"dlambda": exact_number(dlambda_exact), "a": exact_number(a_exact)}
     if a < math.e:
         msg = (
             f"a = dlambda/dloss = {a:.6g} < e: n - a ln n > 0 for all n, so the accurate phase A "
             "wins at every n; there is no crossing"
         )
         return Crossover(
-            dlambda, dloss, 0.0, a, False, None, None, [(1.0, math.inf, ACCURATE)], msg
+            dlambda, dloss, 0.0, a, False, None, None, [(1.0, math.inf, ACCURATE)], msg, exact
         )
-    n0, n1 = lambert_roots_scipy(a)
+    # The exact roots are those of the exact a (the float a can be 1/2 ulp off); only at the
+    # branch point, where a float e lies just below the true e, is the float a taken.
+    m0, m1 = lambert_roots_mpmath(a_exact if a_exact >= mpmath.e else a, DPS)
+    exact |= {"n0": exact_number(m0), "n_minus1": exact_number(m1)}
+    if math.isfinite(a):
+        n0, n1 = lambert_roots_scipy(a)
+    else:
+        n0, n1 = float(m0), math.inf
+    if not math.isfinite(n1):
+        n1 = math.inf  # beyond float64: ``exact`` has it
     if n0 == n1:
         msg = "a = e: double root n = e where the phases tie; A wins elsewhere"
-        return Crossover(dlambda, dloss, 0.0, a, True, n0, n1, [(1.0, math.inf, ACCURATE)], msg)
-    msg = (
-        f"A wins on [1, {n0:.10g}), the simple phase B on ({n0:.10g}, {n1:.6g}), "
-        f"and A again for n > {n1:.6g}"
-    )
-    return Crossover(dlambda, dloss, 0.0, a, True, n0, n1, _intervals([n0, n1], dloss), msg)
+        return Crossover(
+            dlambda, dloss, 0.0, a, True, n0, n1, [(1.0, math.inf, ACCURATE)], msg, exact
+        )
+    s0, s1 = _short(n0, exact["n0"], 10), _short(n1, exact["n_minus1"], 6)
+    msg = f"A wins on [1, {s0}), the simple phase B on ({s0}, {s1}), and A again for n > {s1}"
+    ivs = _intervals([n0, n1], dloss)
+    return Crossover(dlambda, dloss, 0.0, a, True, n0, n1, ivs, msg, exact)
+
+
+def _big(x: float | None, exact: dict | None) -> float | str | None:
+    """A float where it fits float64, else the exact decimal string (never ``inf``)."""
+    if x is None or math.isfinite(x) or exact is None:
+        return x
+    return exact["decimal"]
+
+
+def crossover_record(cross: Crossover) -> dict:
+    """``cross`` as JSON-ready data: values beyond float64 as exact decimal strings, with their
+    ``log10`` in ``exact``; only the unbounded last interval ends at ``"inf"``."""
+    ex = cross.exact
+    out = asdict(cross)
+    for name in ("dlambda", "a", "n0", "n_minus1"):
+        out[name] = _big(getattr(cross, name), ex.get(name))
+    roots = [ex.get("n0"), ex.get("n_minus1")]
+    ivs = []
+    for i, (lo, hi, w) in enumerate(cross.intervals):
+        last = i == len(cross.intervals) - 1
+        lo_ex = roots[i - 1] if 0 < i <= len(roots) else None
+        hi_ex = roots[i] if i < len(roots) and not last else None
+        ivs.append((_big(lo, lo_ex), hi if last else _big(hi, hi_ex), w))
+    out["intervals"] = ivs
+    return out
 
 
 @dataclass(frozen=True)
 class Paper004Crossover:
-    """Paper 004's ``n* = -(beta (p^2-p) / eps) W_-1(-eps / (beta (p^2-p)))`` (SPEC §2.1)."""
+    """Paper 004's ``n* = -(beta (p^2-p) / eps) W_-1(-eps / (beta (p^2-p)))`` (SPEC §2.1).
+
+    ``n_star`` is ``inf`` where n* exceeds float64; ``n_star_exact`` always has it
+    (``{"decimal": 50 digits, "log10": ...}``).
+    """
 
     beta: float
     p: int
@@ -245,6 +348,7 @@ class Paper004Crossover:
     n_star: float | None
     crossover: Crossover
     meaning: str
+    n_star_exact: dict[str, str | float] | None = None
 
 
 def paper004_crossover(beta: float, p: int, eps_gen: float) -> Paper004Crossover:
@@ -252,16 +356,22 @@ def paper004_crossover(beta: float, p: int, eps_gen: float) -> Paper004Crossover
 
     It is the ``W_-1`` root of :func:`crossover_n`: for ``n > n*`` the accurate (memorising,
     full-support) phase wins again; below it, down to ``n_0``, the generalising phase is preferred.
+    ``dlambda`` and ``a`` are formed in arbitrary precision, so no product overflows.
     """
     beta = check_positive("beta", beta)
     p = check_odd_prime("p", p)
     eps_gen = check_positive("eps_gen", eps_gen, allow_zero=True)
-    cross = crossover_n(beta * (p * p - p), eps_gen)
+    with mpmath.workdps(DPS + 5):
+        dlambda = mpmath.mpf(beta) * (p * p - p)
+    cross = _crossover(dlambda, eps_gen, 0.0)
+    n_star_exact = cross.exact.get("n_minus1")
     if cross.has_crossing:
+        s0 = _short(cross.n0, cross.exact.get("n0"), 6)
+        s1 = _short(cross.n_minus1, n_star_exact, 6)
         meaning = (
-            f"n* = {cross.n_minus1:.6g} is the W_-1 root: the switch BACK to the accurate phase; "
-            f"the generalising phase wins on ({cross.n0:.6g}, {cross.n_minus1:.6g})"
+            f"n* = {s1} is the W_-1 root: the switch BACK to the accurate phase; "
+            f"the generalising phase wins on ({s0}, {s1})"
         )
     else:
         meaning = "no crossing: " + cross.message
-    return Paper004Crossover(beta, p, eps_gen, cross.n_minus1, cross, meaning)
+    return Paper004Crossover(beta, p, eps_gen, cross.n_minus1, cross, meaning, n_star_exact)

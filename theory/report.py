@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -15,7 +16,9 @@ from theory.base.io import save_figure, write_csv, write_json
 from theory.base.provenance import run_metadata
 from theory.bound import generalisation_bound
 from theory.crossover import (
+    DPS,
     Crossover,
+    crossover_record,
     lambert_roots_mpmath,
     lambert_roots_scipy,
     lambert_roots_sympy,
@@ -65,51 +68,81 @@ class ReportConfig:
         check_range("eta", self.eta, 0.0, 2.0, lo_open=True, hi_open=True)
 
 
-def solver_agreement(a: float, dps: int = 50) -> dict:
-    """The two roots of ``n = a ln n`` from sympy, scipy and mpmath, and their relative differences."""
-    sc = lambert_roots_scipy(a)
-    mp = lambert_roots_mpmath(a, dps)
-    sy = lambert_roots_sympy(a, dps)
-    out = {"a": a, "dps": dps, "roots": {}}
+def solver_agreement(a: float | mpmath.mpf | str, dps: int = DPS) -> dict:
+    """The two roots of ``n = a ln n`` from sympy, scipy and mpmath, and their relative differences.
+
+    ``a`` may be an mpf beyond float64's range; a scipy root that overflows float64 is reported
+    as ``None`` with ``scipy_note`` saying so (the mpmath and sympy roots are exact there).
+    """
+    with mpmath.workdps(dps + 10):
+        a_mp = mpmath.mpf(a)
+    a_float = float(a_mp)
+    sc = lambert_roots_scipy(a_float) if math.isfinite(a_float) else (math.inf, math.inf)
+    mp = lambert_roots_mpmath(a_mp, dps)
+    sy = lambert_roots_sympy(a_mp, dps)
+    out = {"a": a_float if math.isfinite(a_float) else mpmath.nstr(a_mp, dps), "dps": dps}
+    out["roots"] = {}
     with mpmath.workdps(dps):
         for i, name in enumerate(("n_0", "n_-1")):
             ref = mp[i]
             sym = mpmath.mpf(sympy.Float(sy[i], dps)._mpf_)
+            fits = math.isfinite(sc[i])
             out["roots"][name] = {
-                "scipy": sc[i],
-                "mpmath": mpmath.nstr(ref, dps),
-                "sympy": mpmath.nstr(sym, dps),
-                "rel_diff_scipy_vs_mpmath": float(abs(sc[i] - ref) / ref),
+                "scipy": sc[i] if fits else None,
+                "mpmath": mpmath.nstr(ref, dps, strip_zeros=False),
+                "log10": float(mpmath.log10(ref)),
+                "sympy": mpmath.nstr(sym, dps, strip_zeros=False),
+                "rel_diff_scipy_vs_mpmath": float(abs(sc[i] - ref) / ref) if fits else None,
                 "rel_diff_sympy_vs_mpmath": float(abs(sym - ref) / ref),
-                "residual_mpmath": float(abs(ref - mpmath.mpf(a) * mpmath.log(ref)) / ref),
+                "residual_mpmath": float(abs(ref - a_mp * mpmath.log(ref)) / ref),
             }
+            if not fits:
+                out["roots"][name]["scipy_note"] = "beyond float64 (1.8e308): see mpmath"
     return out
 
 
 def crossover_summary(p: int, beta: float, eps_gen: float) -> dict:
-    """Symbolic solution, the roots and the phase that wins on each interval (SPEC §2.1)."""
+    """Symbolic solution, the roots and the phase that wins on each interval (SPEC §2.1).
+
+    Numbers beyond float64 (``a``, ``dlambda``, ``n_star``, interval edges) are exact decimal
+    strings; ``n_star_exact`` always holds n* to 50 digits with its ``log10``.
+    """
     res = paper004_crossover(beta, p, eps_gen)
     sym = symbolic_roots()
     cross: Crossover = res.crossover
+    rec = crossover_record(cross)
     summary = {
         "p": p,
         "beta": beta,
         "eps_gen": eps_gen,
-        "dlambda": cross.dlambda,
+        "dlambda": rec["dlambda"],
         "dloss": cross.dloss,
-        "a": cross.a,
+        "a": rec["a"],
         "equation": sympy.sstr(sym["equation"]),
         "symbolic": {"n_0": sympy.sstr(sym["n_0"]), "n_-1": sympy.sstr(sym["n_-1"])},
         "latex": {"n_0": sympy.latex(sym["n_0"]), "n_-1": sympy.latex(sym["n_-1"])},
         "has_crossing": cross.has_crossing,
-        "n0": cross.n0,
-        "n_star": res.n_star,
-        "intervals": [{"from": lo, "to": hi, "winner": w} for lo, hi, w in cross.intervals],
+        "n0": rec["n0"],
+        "n_star": rec["n_minus1"],
+        "n_star_exact": res.n_star_exact,
+        "exact": cross.exact,
+        "intervals": [{"from": lo, "to": hi, "winner": w} for lo, hi, w in rec["intervals"]],
         "meaning": res.meaning,
     }
     if cross.has_crossing:
-        summary["solvers"] = solver_agreement(cross.a)
+        a_exact = cross.exact["a"]["decimal"]
+        a = a_exact if mpmath.mpf(a_exact) >= mpmath.e else cross.a
+        summary["solvers"] = solver_agreement(a)
     return summary
+
+
+def _num(x: float | str, spec: str) -> str:
+    """Format a number of a summary: a float with ``spec``, an exact decimal string as it is."""
+    return x if isinstance(x, str) else format(x, spec)
+
+
+def _rel(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.1e}"
 
 
 def format_crossover(summary: dict) -> str:
@@ -117,24 +150,27 @@ def format_crossover(summary: dict) -> str:
     lines = [
         f"Free-energy crossover, paper 004 (p = {summary['p']}, beta = {summary['beta']:g}, "
         f"eps_gen = {summary['eps_gen']:g})",
-        f"  solve  {summary['equation']}   with dlambda = beta (p^2 - p) = {summary['dlambda']:g}, "
+        f"  solve  {summary['equation']}   with dlambda = beta (p^2 - p) = {_num(summary['dlambda'], 'g')}, "
         f"dL = eps_gen",
         f"  n_0  = {summary['symbolic']['n_0']}",
         f"  n_-1 = {summary['symbolic']['n_-1']}",
-        f"  a = dlambda / dL = {summary['a']:.10g}",
+        f"  a = dlambda / dL = {_num(summary['a'], '.10g')}",
     ]
     if summary["has_crossing"]:
         roots = summary["solvers"]["roots"]
         for name in ("n_0", "n_-1"):
             r = roots[name]
+            scipy_s = "overflows float64" if r["scipy"] is None else f"{r['scipy']:.17g}"
             lines.append(
-                f"  {name:5s} = {r['mpmath'][:32]}  (mpmath, 50 digits; scipy {r['scipy']:.17g}, "
-                f"rel. diff {r['rel_diff_scipy_vs_mpmath']:.1e}; sympy rel. diff "
-                f"{r['rel_diff_sympy_vs_mpmath']:.1e})"
+                f"  {name:5s} = {r['mpmath']}  (log10 {r['log10']:.6f}; mpmath, 50 digits; "
+                f"scipy {scipy_s}, rel. diff {_rel(r['rel_diff_scipy_vs_mpmath'])}; sympy rel. "
+                f"diff {_rel(r['rel_diff_sympy_vs_mpmath'])})"
             )
     lines.append("  winning phase:")
     for iv in summary["intervals"]:
-        lines.append(f"    n in ({iv['from']:.10g}, {iv['to']:.10g}):  {iv['winner']}")
+        lines.append(
+            f"    n in ({_num(iv['from'], '.10g')}, {_num(iv['to'], '.10g')}):  {iv['winner']}"
+        )
     lines.append(f"  {summary['meaning']}")
     return "\n".join(lines)
 
@@ -142,10 +178,24 @@ def format_crossover(summary: dict) -> str:
 def _free_energy_figure(summary: dict) -> Figure:
     import matplotlib.pyplot as plt
 
-    n_hi = summary["n_star"] * 30 if summary["n_star"] else 1e9
+    n_star = summary["n_star"]
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    if isinstance(summary["dlambda"], str) or isinstance(n_star, str) or (n_star or 0) > 1e300:
+        # The gap is a float64 curve; beyond its range only the exact n* can be stated.
+        ex = summary["n_star_exact"]
+        where = f"n* = {ex['decimal'][:14]}... (log10 n* = {ex['log10']:.4f})" if ex else ""
+        ax.axis("off")
+        ax.text(
+            0.5,
+            0.5,
+            f"{where}\nbeyond float64: the gap is not drawn",
+            ha="center",
+            va="center",
+        )
+        return fig
+    n_hi = n_star * 30 if n_star else 1e9
     n = np.geomspace(1.0 + 1e-9, n_hi, 600)
     gap = free_energy_gap(n, summary["dloss"], summary["dlambda"])
-    fig, ax = plt.subplots(figsize=(7, 4.5))
     ax.plot(n, gap, color="k", lw=1.5, label=r"$F_B - F_A = n\,\Delta L - \Delta\lambda \ln n$")
     ax.axhline(0, color="grey", lw=0.8)
     ax.fill_between(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from theory.base.cli import OccamArgumentParser, run_cli
-from transformer_check import measure_cli, train_cli
+from transformer_check import export_cli, measure_cli, train_cli
 from transformer_check.crosscheck import add_subparser as crosscheck_cli
 
 __all__ = ["build_parser", "main"]
@@ -16,8 +16,13 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m transformer_check",
         description="Train transformers on modular arithmetic and track their complexity (SPEC §4).",
     )
-    sub = parser.add_subparsers(dest="command", metavar="{train,measure,...}")
-    for register in (train_cli.add_subparser, measure_cli.add_subparser, crosscheck_cli):
+    sub = parser.add_subparsers(dest="command", metavar="{train,measure,export,...}")
+    for register in (
+        train_cli.add_subparser,
+        measure_cli.add_subparser,
+        export_cli.add_subparser,
+        crosscheck_cli,
+    ):
         register(sub)
     return parser
 

@@ -17,7 +17,7 @@ from typing import Any
 from theory.base.configs import config_from_dict, config_to_dict
 from theory.base.errors import InputError
 from theory.base.trajectory import Trajectory
-from transformer_check.data import ModularDataset, TaskConfig
+from transformer_check.data import ModularDataset, TaskConfig, task_sizes
 from transformer_check.measures import ALL_MEASURES, BUILTIN_MEASURES
 from transformer_check.model import ArchConfig, ModelConfig, Transformer
 
@@ -52,25 +52,53 @@ class TrainConfig:
     preset: str | None = None
 
     def __post_init__(self) -> None:
-        if not isinstance(self.steps, int) or self.steps < 1:
-            raise InputError(f"steps: must be a positive integer, got {self.steps!r}")
-        if not (self.lr > 0 and math.isfinite(self.lr)):
-            raise InputError(f"lr: must be > 0, got {self.lr!r}")
-        for name in ("weight_decay", "spectral_reg", "weight_noise", "coarse_eps"):
+        # a config read from a file may hold any JSON value: check types before comparing
+        for name, cls in (("task", TaskConfig), ("model", ArchConfig)):
+            if not isinstance(getattr(self, name), cls):
+                raise InputError(
+                    f"{name}: must be a {cls.__name__} mapping, got {getattr(self, name)!r}"
+                )
+        for name in ("steps", "eval_points", "measure_points", "checkpoint_every", "warmup"):
             v = getattr(self, name)
-            if not (v >= 0 and math.isfinite(v)):
-                raise InputError(f"{name}: must be >= 0 and finite, got {v!r}")
-        if not all(0 <= b < 1 for b in self.betas) or len(self.betas) != 2:
-            raise InputError(f"betas: must be two numbers in [0, 1), got {self.betas!r}")
-        if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
-            raise InputError(f"device: must be auto, cpu or cuda, got {self.device!r}")
-        for name in ("eval_points", "measure_points", "checkpoint_every", "warmup"):
+            if isinstance(v, bool) or not isinstance(v, int) or v < (1 if name == "steps" else 0):
+                bound = "a positive integer" if name == "steps" else "an integer >= 0"
+                raise InputError(f"{name}: must be {bound}, got {v!r}")
+        for name in ("lr", "weight_decay", "spectral_reg", "weight_noise", "coarse_eps"):
             v = getattr(self, name)
-            if not isinstance(v, int) or v < 0:
-                raise InputError(f"{name}: must be an integer >= 0, got {v!r}")
+            if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+                raise InputError(f"{name}: must be a finite number, got {v!r}")
+            if v < 0 or (name == "lr" and v == 0):
+                raise InputError(f"{name}: must be {'> 0' if name == 'lr' else '>= 0'}, got {v!r}")
+        b = self.betas
+        if not (
+            isinstance(b, tuple)
+            and len(b) == 2
+            and all(
+                isinstance(x, int | float) and not isinstance(x, bool) and 0 <= x < 1 for x in b
+            )
+        ):
+            raise InputError(f"betas: must be two numbers in [0, 1), got {b!r}")
+        d = self.device
+        if not isinstance(d, str) or (
+            d not in ("auto", "cpu", "cuda") and not d.startswith("cuda:")
+        ):
+            raise InputError(f"device: must be auto, cpu or cuda, got {d!r}")
+        for name in ("amp", "snapshots"):
+            if not isinstance(getattr(self, name), bool):
+                raise InputError(f"{name}: must be true or false, got {getattr(self, name)!r}")
+        if not isinstance(self.coarse_budget, int) or self.coarse_budget < 2:
+            raise InputError(f"coarse_budget: must be an integer >= 2, got {self.coarse_budget!r}")
+        if self.preset is not None and not isinstance(self.preset, str):
+            raise InputError(f"preset: must be a name or null, got {self.preset!r}")
+        if not isinstance(self.measures, tuple) or not all(
+            isinstance(m, str) for m in self.measures
+        ):
+            raise InputError(f"measures: must be a list of names, got {self.measures!r}")
         bad = [m for m in self.measures if m not in ALL_MEASURES]
         if bad:
             raise InputError(f"measures: unknown {bad}; choose from {', '.join(ALL_MEASURES)}")
+        if not isinstance(self.measure_options, tuple):
+            raise InputError(f"measure_options: must be a list, got {self.measure_options!r}")
         for opt in self.measure_options:
             if not (isinstance(opt, tuple) and len(opt) == 3 and opt[0] in ALL_MEASURES):
                 raise InputError(
@@ -78,12 +106,14 @@ class TrainConfig:
                     f"from {', '.join(ALL_MEASURES)}, got {opt!r}"
                 )
 
-    def model_config(self, ds: ModularDataset) -> ModelConfig:
-        """The full :class:`ModelConfig` for this task's vocabulary and sequence length."""
+    def model_config(self, ds: ModularDataset | None = None) -> ModelConfig:
+        """The full :class:`ModelConfig` for this task's vocabulary and sequence length (from
+        ``ds``, or computed from :attr:`task` without building the dataset)."""
+        vocab, seq_len, _, _ = task_sizes(self.task)
         return ModelConfig(
-            vocab_size=ds.vocab_size,
-            seq_len=ds.seq_len,
-            d_vocab_out=ds.p,
+            vocab_size=vocab if ds is None else ds.vocab_size,
+            seq_len=seq_len if ds is None else ds.seq_len,
+            d_vocab_out=self.task.p,
             **dataclasses.asdict(self.model),
         )
 

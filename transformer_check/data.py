@@ -22,6 +22,7 @@ __all__ = [
     "apply_op",
     "all_pairs",
     "make_dataset",
+    "task_sizes",
 ]
 
 FORMATS = ("a b =", "a op b =")
@@ -98,6 +99,14 @@ def all_pairs(p: int, op: str) -> tuple[Tensor, Tensor]:
         keep = b != 0
         a, b = a[keep], b[keep]
     return a, b
+
+
+def task_sizes(cfg: TaskConfig) -> tuple[int, int, int, int]:
+    """``(vocab_size, seq_len, n_pairs, n_train)`` of :func:`make_dataset` ``(cfg)``, without
+    building it (the memory check runs before anything is allocated)."""
+    seq_len = 3 if cfg.fmt == "a b =" else 4
+    n = cfg.p * (cfg.p - 1 if cfg.op == "/" else cfg.p)
+    return cfg.p + seq_len - 2, seq_len, n, min(max(int(cfg.frac * n), 1), n - 1)
 
 
 def make_dataset(cfg: TaskConfig) -> ModularDataset:

@@ -34,6 +34,8 @@ __all__ = [
     "MLP",
     "Block",
     "Transformer",
+    "param_shapes",
+    "n_params",
 ]
 
 ACTS = ("relu", "gelu")
@@ -94,6 +96,21 @@ class ArchConfig:
     layernorm: str | None = None
     init_scale: float | None = None  # std of every weight; None -> 1/sqrt(d_model) (SPEC §4.2)
 
+    def __post_init__(self) -> None:
+        for name in ("d_model", "n_heads", "d_head", "d_mlp", "n_layers"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise InputError(f"{name}: must be a positive integer, got {v!r}")
+        if self.act not in ACTS:
+            raise InputError(f"act: must be one of {ACTS}, got {self.act!r}")
+        if self.layernorm not in LAYERNORMS:
+            raise InputError(f"layernorm: must be one of {LAYERNORMS}, got {self.layernorm!r}")
+        s = self.init_scale
+        if s is not None and (
+            isinstance(s, bool) or not isinstance(s, int | float) or not 0 < s < math.inf
+        ):
+            raise InputError(f"init_scale: must be a finite number > 0 or None, got {s!r}")
+
 
 @dataclass(frozen=True, kw_only=True)
 class ModelConfig(ArchConfig):
@@ -105,14 +122,11 @@ class ModelConfig(ArchConfig):
     d_vocab_out: int | None = None
 
     def __post_init__(self) -> None:
-        for name in ("vocab_size", "seq_len", "d_model", "n_heads", "d_head", "d_mlp", "n_layers"):
+        super().__post_init__()
+        for name in ("vocab_size", "seq_len"):
             v = getattr(self, name)
             if not isinstance(v, int) or v < 1:
                 raise InputError(f"{name}: must be a positive integer, got {v!r}")
-        if self.act not in ACTS:
-            raise InputError(f"act: must be one of {ACTS}, got {self.act!r}")
-        if self.layernorm not in LAYERNORMS:
-            raise InputError(f"layernorm: must be one of {LAYERNORMS}, got {self.layernorm!r}")
         if self.d_vocab_out is None:
             object.__setattr__(self, "d_vocab_out", self.vocab_size - 1)
         if self.d_vocab_out < 1:
@@ -347,3 +361,33 @@ class Transformer(nn.Module):
                     getattr(blk.attn, wname).copy_(m.reshape(H, e, d).permute(0, 2, 1))
                 else:
                     getattr(blk.mlp, wname).copy_(m.T)
+
+
+def param_shapes(cfg: ModelConfig) -> dict[str, tuple[int, ...]]:
+    """``{name: shape}`` of :class:`Transformer`'s ``named_parameters()``, in the same order,
+    computed without building the model (tested against it)."""
+    d, H, e, f = cfg.d_model, cfg.n_heads, cfg.d_head, cfg.d_mlp
+    # a module's own parameters come before its submodules' (torch's named_parameters order)
+    out: dict[str, tuple[int, ...]] = {"W_E": (cfg.vocab_size, d), "W_pos": (cfg.seq_len, d)}
+    out["W_U"] = (d, cfg.d_vocab_out)
+    for lay in range(cfg.n_layers):
+        b = f"blocks.{lay}"
+        for w in ("W_Q", "W_K", "W_V"):
+            out[f"{b}.attn.{w}"] = (H, d, e)
+        out[f"{b}.attn.W_O"] = (H, e, d)
+        out.update({f"{b}.mlp.W_in": (d, f), f"{b}.mlp.b_in": (f,)})
+        out.update({f"{b}.mlp.W_out": (f, d), f"{b}.mlp.b_out": (d,)})
+        if cfg.layernorm is not None:
+            for ln in ("ln1", "ln2"):
+                out.update({f"{b}.{ln}.weight": (d,), f"{b}.{ln}.bias": (d,)})
+    if cfg.layernorm == "pre":
+        out.update({"ln_final.weight": (d,), "ln_final.bias": (d,)})
+    return out
+
+
+def n_params(cfg: ModelConfig) -> int:
+    """The number of parameters of :class:`Transformer` ``(cfg)``, in O(1)."""
+    d, H, e, f = cfg.d_model, cfg.n_heads, cfg.d_head, cfg.d_mlp
+    block = 4 * H * d * e + 2 * d * f + f + d + (4 * d if cfg.layernorm is not None else 0)
+    final = 2 * d if cfg.layernorm == "pre" else 0
+    return (cfg.vocab_size + cfg.seq_len + cfg.d_vocab_out) * d + cfg.n_layers * block + final

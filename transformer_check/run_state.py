@@ -32,7 +32,15 @@ from transformer_check.data import ModularDataset
 from transformer_check.measures.spectral import spectral_entropy_penalty
 from transformer_check.model import Transformer
 
-__all__ = ["RunState", "SingleRun", "BatchedRun", "BatchedModel", "lr_at", "load_params"]
+__all__ = [
+    "RunState",
+    "SingleRun",
+    "BatchedRun",
+    "BatchedModel",
+    "NonFiniteLoss",
+    "lr_at",
+    "load_params",
+]
 
 Tensors = dict[str, torch.Tensor]
 
@@ -46,14 +54,23 @@ def lr_at(cfg: TrainConfig, update: int) -> float:
     return cfg.lr * min(1.0, (update + 1) / cfg.warmup)
 
 
+class NonFiniteLoss(Exception):
+    """The training loss of the model at ``step`` (``seed``, when known) is NaN or infinite."""
+
+    def __init__(self, step: int, seed: int | None = None) -> None:
+        super().__init__(f"non-finite training loss at step {step}")
+        self.step, self.seed = step, seed
+
+
 def load_params(model: Transformer, tensors: Mapping[str, torch.Tensor]) -> None:
     """Copy the ``param.<name>`` tensors of a checkpoint into ``model``."""
     with torch.no_grad():
         for n, p in model.named_parameters():
             key = f"param.{n}"
-            if key not in tensors:
+            if key not in tensors or tensors[key].shape != p.shape:
                 raise InputError(
-                    f"checkpoint: parameter {n} missing; was it written by this model?"
+                    f"checkpoint: parameter {n} missing or of another shape; was it written by "
+                    "this model?"
                 )
             p.copy_(tensors[key].to(p.device, p.dtype))
 
@@ -73,6 +90,10 @@ class RunState(ABC):
         self.noise_gen = torch.Generator(device=device).manual_seed(
             self.cfg.seed + NOISE_SEED_OFFSET
         )
+        # first update whose loss was not finite (-1: none), kept on the device so that
+        # checking every step costs no host synchronisation; read by check_finite()
+        self._bad = torch.full((), -1, dtype=torch.long, device=device)
+        self._step_t = torch.zeros((), dtype=torch.long, device=device)
 
     def _amp(self) -> bool:
         return self.cfg.amp and self.device.type == "cuda"
@@ -82,9 +103,22 @@ class RunState(ABC):
         for g in self.opt.param_groups:
             g["lr"] = lr_at(self.cfg, self.step)
         self.opt.zero_grad(set_to_none=True)
-        self.loss().backward()
+        try:
+            loss = self.loss()
+        except torch.linalg.LinAlgError:  # the eq. 16 penalty's SVD of non-finite weights
+            raise NonFiniteLoss(self.step) from None
+        self._step_t.fill_(self.step)
+        bad = (self._bad < 0) & ~torch.isfinite(loss.detach())
+        self._bad = torch.where(bad, self._step_t, self._bad)
+        loss.backward()
         self.opt.step()
         self.step += 1
+
+    def check_finite(self) -> None:
+        """Raise :class:`NonFiniteLoss` if any update so far had a NaN or infinite loss."""
+        bad = int(self._bad)
+        if bad >= 0:
+            raise NonFiniteLoss(bad)
 
     @abstractmethod
     def loss(self) -> torch.Tensor:

@@ -11,6 +11,12 @@ One loop (:class:`_Loop`) drives any :class:`~transformer_check.run_state.RunSta
 model (:func:`train`) or several seeds as one vmapped model (:func:`train_seeds`). It owns the
 schedule, the measure calls, snapshots, checkpoints, resume checks and each seed's folder
 (metrics.csv, summary.json, training.png/.svg, checkpoints/).
+
+Before anything is allocated the run's memory is estimated (:mod:`transformer_check.memory`) and
+a run that cannot fit is refused. At the first non-finite training loss the run stops: nothing
+after the last finite checkpoint is saved, the metrics logged so far are written, and
+:class:`TrainingDiverged` (an :class:`InputError`: one line, exit code 2 in the CLI) says at
+which step and what to change.
 """
 
 from __future__ import annotations
@@ -28,13 +34,24 @@ import torch
 from theory.base.errors import InputError
 from theory.base.io import save_figure, write_csv, write_json
 from theory.base.provenance import run_metadata
-from transformer_check.checkpoint import load_checkpoint, save_checkpoint
+from transformer_check.checkpoint import load_checkpoint, previous_of, save_checkpoint
+from transformer_check.checkpoint_check import check_tensors, checked_config
 from transformer_check.config import TrainConfig, TrainResult
 from transformer_check.data import ModularDataset, make_dataset
+from transformer_check.divergence import TrainingDiverged, diverged_error
 from transformer_check.measures import MeasureFn, build_measures
 from transformer_check.measures.basic import basic_metrics
+from transformer_check.memory import check_fits
 from transformer_check.model import ArchConfig, Transformer
-from transformer_check.run_state import BatchedRun, RunState, SingleRun, load_params, lr_at
+from transformer_check.resume import compare_configs, note, resume_points
+from transformer_check.run_state import (
+    BatchedRun,
+    NonFiniteLoss,
+    RunState,
+    SingleRun,
+    load_params,
+    lr_at,
+)
 
 __all__ = [
     "ArchConfig",
@@ -48,6 +65,7 @@ __all__ = [
     "train",
     "train_seeds",
     "load_model",
+    "TrainingDiverged",
 ]
 
 ExtraMeasures = Mapping[str, MeasureFn] | Sequence[MeasureFn] | None
@@ -61,6 +79,9 @@ def log_schedule(steps: int, n: int) -> list[int]:
     """``0`` and ~``n`` log-spaced integer steps in ``[1, steps]`` (always including ``steps``)."""
     if n <= 0:
         return [0, steps]
+    if n - 1 >= 2 * steps * max(1.0, float(np.log(steps))):
+        # the points are then < 0.5 apart, so every step is hit: no need to allocate n of them
+        return list(range(steps + 1))
     pts = np.unique(np.round(np.geomspace(1, steps, num=n)).astype(int))
     return sorted({0, steps, *pts.tolist()})
 
@@ -129,6 +150,7 @@ class _Loop:
         self.measure_steps = set(log_schedule(self.cfg.steps, self.cfg.measure_points))
         self.eval_steps = set(log_schedule(self.cfg.steps, self.cfg.eval_points))
         self.eval_steps |= self.measure_steps
+        self.saved_step: int | None = None  # step of the newest full checkpoint on disk
 
     # -- checkpoints -----------------------------------------------------------------------
 
@@ -151,33 +173,43 @@ class _Loop:
             "kind": "full" if full else "weights",
             "step": run.step,
             "config": run.cfgs[i].to_dict(),
+            "device": str(run.device),
             **extra,
         }
-        save_checkpoint(stem, tensors, state)
+        save_checkpoint(stem, tensors, state, keep_previous=full)
 
     def save_all(self) -> None:
+        self.run.check_finite()  # a checkpoint never holds a diverged model
         for i, d in enumerate(self.dirs):
             self.save(i, d / "checkpoints" / "last")
+        self.saved_step = self.run.step
 
     def restore(self) -> None:
-        """Continue from every seed's ``checkpoints/last``, refusing anything that differs."""
-        tensors, metas = [], []
-        for d, cfg in zip(self.dirs, self.run.cfgs, strict=True):
-            stem = d / "checkpoints" / "last"
-            if not stem.with_suffix(".json").exists():
+        """Continue from the newest consistent checkpoint every seed has, refusing one written
+        with a configuration that changes results; start from step 0 if there is none yet."""
+        for d in self.dirs:
+            if not (d / "checkpoints").exists() and any(d.glob("seed_*/checkpoints")):
                 raise InputError(
-                    f"resume: no checkpoint at {stem.with_suffix('.json')}; train without --resume"
+                    f"resume: {d} holds a multi-seed run (seed_*/); resume it with the same "
+                    "--seeds, or start a fresh run (--overwrite or a new --out)"
                 )
-            t, meta = load_checkpoint(stem)
-            if meta.get("kind") != "full":
-                raise InputError(
-                    f"resume: {stem} is a weights-only snapshot; resume from checkpoints/last"
-                )
-            if TrainConfig.from_dict(meta["config"]) != cfg:
-                raise InputError(
-                    f"resume: {stem} was written with a different configuration; "
-                    "resume with the same options (or start a fresh --out)"
-                )
+        for d in self.dirs:  # temp files of a write that a kill -9 cut short
+            for tmp in (d / "checkpoints").glob(".*.tmp"):
+                tmp.unlink(missing_ok=True)
+        points = resume_points(self.dirs)
+        if points is None:
+            note(f"resume: no checkpoint in {self.dirs[0]} yet; training from step 0")
+            return
+        tensors, metas, notes = [], [], set()
+        for path, cfg in zip(points, self.run.cfgs, strict=True):
+            t, meta = load_checkpoint(path)
+            saved = checked_config(meta, path)
+            check_tensors(t, saved, path, full=True)
+            extra = compare_configs(
+                saved, cfg, path, saved_device=meta.get("device"), now_device=str(self.run.device)
+            )
+            if extra:
+                notes.add(extra)
             tensors.append(t)
             metas.append(meta)
         steps = {int(m["step"]) for m in metas}
@@ -186,9 +218,17 @@ class _Loop:
                 f"resume: seeds stopped at different steps {sorted(steps)}; resume each alone"
             )
         self.run.restore(tensors, metas)
-        self.run.step = steps.pop()
+        self.run.step = self.saved_step = steps.pop()
         self.rows = [list(m["rows"]) for m in metas]
         self.elapsed = float(metas[0].get("elapsed_s", 0.0))
+        where = points[0] if len(points) == 1 else f"{len(points)} seeds' {points[0].name}"
+        fallback = (
+            " (the newest consistent checkpoint: last.safetensors was unusable or behind)"
+            if points[0] == previous_of(points[0])
+            else ""
+        )
+        msg = f"resume: continuing from {where} at step {self.run.step}{fallback}"
+        note("; ".join([msg, *sorted(n.removeprefix("resume: ") for n in notes)]))
 
     # -- logging ---------------------------------------------------------------------------
 
@@ -198,6 +238,8 @@ class _Loop:
         for i, model in enumerate(self.run.models()):
             model.eval()
             vals: dict[str, Any] = dict(basic_metrics(model, dsd))
+            if not all(np.isfinite(float(vals[k])) for k in ("train_loss", "test_loss")):
+                raise NonFiniteLoss(step, self.run.cfgs[i].seed)
             if measured:
                 for fn in self.fns.values():
                     vals.update(fn(model, dsd))
@@ -236,16 +278,17 @@ class _Loop:
             desc="train",
             dynamic_ncols=True,
         )
-        if run.step == 0 and not self.rows[0]:
-            self.log(0)
         last_stop = cfg.steps if stop_after is None else min(stop_after, cfg.steps)
         try:
+            if run.step == 0 and not self.rows[0]:
+                self.log(0)
             while run.step < last_stop:
                 t0 = time.perf_counter()
                 run.update()
                 self.elapsed += time.perf_counter() - t0
                 bar.update(1)
                 if run.step in self.eval_steps:
+                    run.check_finite()
                     self.log(run.step)
                     bar.set_postfix(self._postfix(), refresh=False)
                     if run.step in self.measure_steps:
@@ -253,8 +296,19 @@ class _Loop:
                             self.write_metrics(i)
                 if cfg.checkpoint_every and run.step % cfg.checkpoint_every == 0:
                     self.save_all()
+            run.check_finite()
+        except NonFiniteLoss as exc:
+            self.diverged(exc)
         finally:
             bar.close()
+
+    def diverged(self, exc: NonFiniteLoss) -> None:
+        """Write what was logged and raise :class:`TrainingDiverged` saying what to change."""
+        for i in range(len(self.dirs)):
+            if self.rows[i]:
+                self.write_metrics(i)
+        where = self.dirs[0] if len(self.dirs) == 1 else self.dirs[0].parent
+        raise diverged_error(self.cfg, exc, where, self.saved_step, len(self.dirs)) from None
 
     def results(self, finished: bool, plot: bool) -> list[TrainResult]:
         """Write each seed's folder (when ``finished``) and return one result per seed."""
@@ -322,6 +376,7 @@ def train(
     ``stop_after`` stops after that many total steps without a final save (a simulated kill).
     """
     device = resolve_device(cfg.device)
+    check_fits(cfg, device)
     ds = make_dataset(cfg.task)
     run = SingleRun(cfg, ds, device)
     return _drive(run, ds, [Path(out_dir)], measures, progress, resume, stop_after, plot)[0]
@@ -349,14 +404,20 @@ def train_seeds(
     if len(set(seeds)) != len(seeds) or not seeds:
         raise InputError(f"seeds: must be distinct non-negative integers, got {seeds}")
     out = Path(out_dir)
+    if resume and (out / "checkpoints").exists():
+        raise InputError(
+            f"resume: {out} holds a single run (checkpoints/), not seed_*/ folders; resume it "
+            "without --seeds, or start a fresh run (--overwrite or a new --out)"
+        )
     dirs = [out / f"seed_{s}" for s in seeds]
     cfgs = [dataclasses.replace(cfg, seed=s) for s in seeds]
+    device = resolve_device(cfg.device)
     if batched == "auto":
-        batched = resolve_device(cfg.device).type == "cuda"
+        batched = device.type == "cuda"
     if not batched or len(seeds) == 1:
         kw = dict(resume=resume, plot=plot, stop_after=stop_after)
         return [train(c, d, measures, progress, **kw) for c, d in zip(cfgs, dirs, strict=True)]
-    device = resolve_device(cfg.device)
+    check_fits(cfg, device, n_seeds=len(seeds))
     ds = make_dataset(cfg.task)
     run = BatchedRun(cfgs, ds, device)
     return _drive(run, ds, dirs, measures, progress, resume, stop_after, plot)
@@ -365,11 +426,14 @@ def train_seeds(
 def load_model(
     checkpoint: str | Path, device: str = "cpu"
 ) -> tuple[Transformer, TrainConfig, ModularDataset, dict[str, Any]]:
-    """Model, config, dataset and JSON state of any checkpoint (full or weights-only)."""
+    """Model, config, dataset and JSON state of any checkpoint (full, weights-only or an
+    export); a damaged or inconsistent file is an :class:`InputError` naming it."""
     tensors, meta = load_checkpoint(checkpoint)
-    cfg = TrainConfig.from_dict(meta["config"])
+    cfg = checked_config(meta, checkpoint)
+    check_tensors(tensors, cfg, checkpoint)
+    device_ = resolve_device(device)
     ds = make_dataset(cfg.task)
-    model = Transformer(cfg.model_config(ds)).to(resolve_device(device))
+    model = Transformer(cfg.model_config(ds)).to(device_)
     load_params(model, tensors)
     model.eval()
     return model, cfg, ds, meta

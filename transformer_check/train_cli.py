@@ -128,10 +128,10 @@ def add_subparser(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="with --seeds: batch the seeds with vmap on the CPU too",
     )
-    p.add_argument("--resume", action="store_true", help="continue from --out/checkpoints/last")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_threads_argument(p)
-    add_out_argument(p, "runs/transformer_check-train")
+    # --resume (added here) continues from the newest consistent checkpoint in --out
+    add_out_argument(p, "runs/transformer_check-train", resumable=True)
     p.set_defaults(func=_cmd_train, config_dests=dests)
 
 
@@ -142,7 +142,14 @@ def train_config(args: argparse.Namespace):
 
     ov = overrides_from_args(args, args.config_dests)
     if args.config is not None:
-        cfg = load_config_file(args.config, TrainConfig)
+        try:
+            cfg = load_config_file(args.config, TrainConfig)
+        except InputError as exc:
+            if str(exc).startswith("--config"):
+                raise
+            raise InputError(
+                f"--config {args.config}: {exc}; fix that field or give another file"
+            ) from None
     else:
         cfg = preset(args.preset, op=ov.get("task.op", "+"))
     cfg = apply_overrides(cfg, ov)
@@ -161,7 +168,21 @@ def _report(res, out: Path) -> None:
     )
 
 
+def _check_flags(args: argparse.Namespace) -> None:
+    """Flags that contradict each other are refused, never silently ignored."""
+    if args.seeds and getattr(args, "cfg__seed", None) is not None:
+        raise InputError(
+            "--seed: conflicts with --seeds (each of --seeds is the model seed of one run); "
+            "give one of them"
+        )
+    if args.batched and not args.seeds:
+        raise InputError(
+            "--batched: only batches the seeds of --seeds; add --seeds S1 S2 ... or drop --batched"
+        )
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
+    _check_flags(args)
     set_threads(args)
     cfg = train_config(args)
     if args.seeds:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import stat
 import sys
 import typing
 from collections.abc import Callable, Mapping, Sequence
@@ -18,6 +19,8 @@ from typing import Any, NoReturn
 
 from theory.base.configs import _strip_optional, field_types
 from theory.base.errors import InputError, check_finite, check_int
+from theory.base.runs import POLICY_DEST, RunFolder, start_run
+from theory.base.runs import add_out_argument as add_out_argument
 
 __all__ = [
     "OccamArgumentParser",
@@ -53,17 +56,67 @@ class OccamArgumentParser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
-def add_out_argument(parser: argparse.ArgumentParser, default: str) -> None:
-    """Every subcommand takes ``--out DIR``: the run directory its files go into."""
-    parser.add_argument(
-        "--out", type=Path, default=Path(default), help=f"output directory (default: {default})"
-    )
+def _silence_stdout() -> None:
+    """The reader of stdout went away (``| head``): send what is left to /dev/null, quietly."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, AttributeError, ValueError):
+        pass  # stdout is not a file descriptor (captured in tests): nothing will be flushed
+
+
+class _PipeSafeStdout:
+    """stdout that survives its reader going away: the rest goes to /dev/null, the run goes on.
+
+    ``python -m theory crossover | head -1`` then prints one line and still writes its files
+    (with ``PYTHONUNBUFFERED`` every print writes at once, so a closed pipe would otherwise stop
+    the command half-way).
+    """
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def write(self, text: str) -> int:
+        try:
+            return self._inner.write(text)
+        except BrokenPipeError:
+            _silence_stdout()
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._inner.flush()
+        except BrokenPipeError:
+            _silence_stdout()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+def _stdout_is_pipe() -> bool:
+    try:
+        return stat.S_ISFIFO(os.fstat(sys.stdout.fileno()).st_mode)
+    except (OSError, AttributeError, ValueError):
+        return False
+
+
+def _flush_stdout() -> bool:
+    """Flush stdout; ``False`` if its reader has gone (a broken pipe)."""
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _silence_stdout()
+        return False
+    return True
 
 
 def run_cli(build_parser: Callable[[], argparse.ArgumentParser], argv: Sequence[str] | None) -> int:
-    """Parse ``argv`` and call the chosen subcommand's ``func(args)``.
+    """Parse ``argv``, resolve the run folder and call the chosen subcommand's ``func(args)``.
 
-    :class:`InputError` raised by the library becomes one line on stderr and exit code 2.
+    A subcommand with :func:`add_out_argument` gets ``args.out`` resolved by the run-folder
+    policy (:mod:`theory.base.runs`) before it runs; its ``RUNNING`` marker is removed when it
+    returns 0. :class:`InputError` becomes one line on stderr and exit code 2 (and the folder
+    is left as it was); a closed stdout (``| head``) ends the run quietly.
     """
     # A CLI draws figures into files only: no window, whatever the user's default backend.
     os.environ.setdefault("MPLBACKEND", "Agg")
@@ -73,15 +126,49 @@ def run_cli(build_parser: Callable[[], argparse.ArgumentParser], argv: Sequence[
     if func is None:
         parser.print_help()
         return 2
+    policy = vars(args).pop(POLICY_DEST, None)
+    saved_stdout = sys.stdout
+    if _stdout_is_pipe():
+        sys.stdout = _PipeSafeStdout(saved_stdout)  # type: ignore[assignment]
     try:
-        rc = func(args)
+        return _run(parser, func, args, policy, argv)
+    finally:
+        if isinstance(sys.stdout, _PipeSafeStdout):
+            sys.stdout = saved_stdout
+
+
+def _run(
+    parser: argparse.ArgumentParser,
+    func: Callable[[argparse.Namespace], Any],
+    args: argparse.Namespace,
+    policy: Any,
+    argv: Sequence[str] | None,
+) -> int:
+    run: RunFolder | None = None
+    try:
+        if policy is not None:
+            given = list(sys.argv[1:]) if argv is None else list(argv)
+            run = start_run(args, policy, parser.prog, given)
+        rc = int(func(args) or 0)
     except InputError as exc:
+        if run is not None:
+            run.undo()
+        _flush_stdout()
         sys.stderr.write(f"{parser.prog}: error: {exc}\n")
         return 2
     except KeyboardInterrupt:
-        sys.stderr.write(f"{parser.prog}: interrupted; finished results are kept\n")
+        where = f"; {run.path} keeps RUNNING (an incomplete run)" if run else ""
+        sys.stderr.write(f"{parser.prog}: interrupted; finished results are kept{where}\n")
         return 130
-    return int(rc or 0)
+    except BrokenPipeError:
+        # stdout closed before the command finished: its folder keeps RUNNING (incomplete).
+        _silence_stdout()
+        return 141
+    # The command finished; a reader that stopped early (| head) does not make it incomplete.
+    _flush_stdout()
+    if rc == 0 and run is not None:
+        run.finish()
+    return rc
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """Atomic output files shared by every occam command (definitions §5).
 
 Every file is written to a temporary sibling and renamed into place, so a killed run never
-leaves a half-written result behind.
+leaves a half-written result behind. Files get the mode the umask allows (``0o666 & ~umask``,
+0644 under umask 022: collaborators can read a shared run folder) and folders ``0o777 & ~umask``.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from typing import Any
 import numpy as np
 
 __all__ = [
+    "current_umask",
+    "make_dirs",
     "atomic_write_bytes",
     "atomic_write_text",
     "write_json",
@@ -29,13 +32,75 @@ __all__ = [
 ]
 
 
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
-    """Write ``data`` to ``path`` via a temp file in the same folder and ``os.replace``."""
+def _proc_umask() -> int | None:
+    """The umask from ``/proc/self/status`` (Linux): reading it changes nothing, so no race."""
+    try:
+        with open("/proc/self/status", encoding="ascii", errors="replace") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def _umask_by_setting() -> int:
+    # os.umask can only be read by setting it; done once, at import, before any worker thread.
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK_AT_IMPORT = _proc_umask()
+if _UMASK_AT_IMPORT is None:
+    _UMASK_AT_IMPORT = _umask_by_setting()
+
+
+def current_umask() -> int:
+    """The process umask, read without changing it where the platform allows."""
+    mask = _proc_umask()
+    return _UMASK_AT_IMPORT if mask is None else mask
+
+
+def make_dirs(path: str | os.PathLike) -> Path:
+    """``mkdir -p`` with mode ``0o777 & ~umask`` (what ``mkdir`` gives; stated, not assumed)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.mkdir(mode=0o777, parents=True, exist_ok=True)
+    return path
+
+
+def _fsync_dir(folder: Path) -> None:
+    # The rename is durable only once the folder's entry is on disk; not possible on Windows.
+    if os.name == "nt":
+        return
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    """Write ``data`` to ``path`` via a temp file in the same folder and ``os.replace``.
+
+    The file gets mode ``0o666 & ~umask`` (``mkstemp`` creates it 0600), and the folder is
+    fsynced after the rename where the platform allows.
+    """
+    path = Path(path)
+    make_dirs(path.parent)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
+            mode = 0o666 & ~current_umask()
+            if hasattr(os, "fchmod"):
+                os.fchmod(fh.fileno(), mode)
+            else:  # pragma: no cover - Windows
+                os.chmod(tmp, mode)
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
@@ -44,6 +109,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+    _fsync_dir(path.parent)
     return path
 
 

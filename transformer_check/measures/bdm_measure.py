@@ -1,8 +1,12 @@
-"""BDM of the quartile-quantised weight matrices, ``K_BDM(theta)`` in bits (SPEC §3.3, paper 004).
+"""BDM of the quartile-quantised weights, ``K_BDM(theta)`` in bits (SPEC §3.3, paper 004).
 
-Each (out x in) matrix of ``named_weight_matrices`` is mapped to 4 symbols by its own quartiles and
-measured with 4x4 blocks over the bit-plane CTM table (the SPEC §3.3 default), via :mod:`bdm`.
-Quartile symbols are scale-free, so weight-decay shrinkage alone does not move this measure.
+Every parameter, under its ``named_parameters`` name (the names a checkpoint stores as
+``param.<name>``), is viewed as a matrix by :func:`bdm.weights.as_matrix` (the one rule, also used
+by ``python -m bdm measure``), mapped to 4 symbols by its own quartiles and measured with 4x4 blocks
+over the bit-plane CTM table (the SPEC §3.3 default). Biases and LayerNorm vectors are one row,
+smaller than a 4x4 block, and so add nothing. ``python -m bdm measure`` of a checkpoint of the same
+step therefore gives the same ``bdm_bits`` to the last bit. Quartile symbols are scale-free, so
+weight-decay shrinkage alone does not move this measure.
 """
 
 from __future__ import annotations
@@ -30,11 +34,11 @@ class BDMOptions:
 
 @torch.no_grad()
 def bdm_measures(model, ds=None) -> dict[str, float]:
-    """``bdm_bits`` = sum over weight matrices of BDM, plus ``bdm_bits.<name>`` per matrix."""
+    """``bdm_bits`` = sum over parameters of BDM, plus ``bdm_bits.<name>`` per measured one."""
     from bdm.weights import k_bdm
 
-    mats = {k: v.detach().double().cpu().numpy() for k, v in model.named_weight_matrices().items()}
-    res = k_bdm(mats, mapping="quartile", layout="2d", bdm=_engine())
+    params = {k: v.detach().cpu().numpy() for k, v in model.named_parameters()}
+    res = k_bdm(params, mapping="quartile", layout="2d", bdm=_engine())
     out = {"bdm_bits": float(res.total_bdm)}
     for t in res.measured:
         out[f"bdm_bits.{t.name}"] = float(t.result.bdm)
