@@ -1,4 +1,4 @@
-"""``python -m theory``: crossover, diagram and report subcommands (README, "CLI")."""
+"""``python -m theory``: crossover, diagram, report and check subcommands (README, "CLI")."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from theory.base.cli import OccamArgumentParser, add_out_argument, arg_type, run
 from theory.base.errors import InputError, check_int, check_odd_prime, check_positive, check_range
 from theory.base.io import atomic_write_text, save_figure, write_json
 from theory.base.provenance import run_metadata
+from theory.check_cli import add_check_parser, list_claims_main
 from theory.crossover import crossover_n, crossover_record
 from theory.diagram import crossover_grid, plot_crossover_grid
 from theory.report import (
@@ -188,10 +189,16 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--bits", type=arg_type(check_int, 1, 64), default=32, help="bits per real")
     add_out_argument(r, "runs/theory-report")
     r.set_defaults(func=_cmd_report)
+
+    add_check_parser(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # --list writes nothing: answered before the run-folder policy makes a folder.
+    given = list(sys.argv[1:] if argv is None else argv)
+    if given[:1] == ["check"] and "--list" in given:
+        return list_claims_main(build_parser(), given)
     return run_cli(build_parser, argv)
 
 
