@@ -22,38 +22,28 @@ from theory.base.io import to_jsonable
 __all__ = ["run_metadata", "git_hash", "git_dirty", "device_info", "thread_info", "utc_now"]
 
 
-def git_hash(start: str | os.PathLike | None = None) -> str | None:
-    """The HEAD commit of the git checkout holding this package, or ``None`` outside one."""
+def _git(args: list[str], start: str | os.PathLike | None) -> str | None:
+    """stdout of ``git ARGS`` in the checkout holding ``start`` (this package), ``None`` outside one."""
     where = Path(start) if start is not None else Path(__file__).resolve().parent
     try:
         res = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=where,
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=False,
+            ["git", *args], cwd=where, capture_output=True, text=True, timeout=5, check=False
         )
     except (OSError, subprocess.SubprocessError):
         return None
-    return res.stdout.strip() or None if res.returncode == 0 else None
+    return res.stdout if res.returncode == 0 else None
+
+
+def git_hash(start: str | os.PathLike | None = None) -> str | None:
+    """The HEAD commit of the git checkout holding this package, or ``None`` outside one."""
+    out = _git(["rev-parse", "HEAD"], start)
+    return (out.strip() or None) if out is not None else None
 
 
 def git_dirty(start: str | os.PathLike | None = None) -> bool | None:
     """Whether the checkout holding this package has uncommitted changes; ``None`` outside one."""
-    where = Path(start) if start is not None else Path(__file__).resolve().parent
-    try:
-        res = subprocess.run(
-            ["git", "status", "--porcelain"],
-            cwd=where,
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return bool(res.stdout.strip()) if res.returncode == 0 else None
+    out = _git(["status", "--porcelain"], start)
+    return bool(out.strip()) if out is not None else None
 
 
 def utc_now() -> str:
