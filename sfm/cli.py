@@ -13,13 +13,20 @@ from pathlib import Path
 
 import numpy as np
 
-from theory.base.cli import OccamArgumentParser, add_out_argument, arg_type, run_cli
-from theory.base.errors import InputError, check_finite, check_int, check_odd_prime, check_range
+from theory.base.cli import (
+    OccamArgumentParser,
+    add_cluster_arguments,
+    add_out_argument,
+    arg_type,
+    cluster_from_args,
+    list_of,
+    run_cli,
+)
+from theory.base.errors import InputError, check_finite, check_int, check_odd_prime
 from theory.base.io import save_figure, write_csv, write_json
 from theory.base.modular import GATE_CONVENTIONS, OPS
 from theory.base.provenance import run_metadata
 
-from .cluster import CONNECT_TIMEOUT
 from .dynamics import SFMConfig, simulate
 from .limits import (
     POINT_BYTES_PER_PAIR,
@@ -33,19 +40,6 @@ from .limits import (
 from .schedules import SCHEDULE_DEFAULTS, SCHEDULES
 
 __all__ = ["main", "build_parser"]
-
-
-def _list_of(check, *args, **kwargs):
-    """argparse type for comma-separated lists validated element-wise."""
-
-    def convert(text: str):
-        try:
-            return tuple(check("value", x.strip(), *args, **kwargs) for x in text.split(",") if x)
-        except InputError as exc:
-            raise argparse.ArgumentTypeError(str(exc).removeprefix("value: ")) from None
-
-    convert.__name__ = "list"
-    return convert
 
 
 def _schedule_help() -> str:
@@ -196,17 +190,10 @@ def _point_rows(results: list[dict]) -> list[dict]:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from .cluster import check_address
     from .plots import phase_diagram_figure, power_law_figure
     from .sweep import analyse, default_spec, run_sweep
 
-    if args.workers is not None and args.scheduler is not None:
-        raise InputError(
-            f"--workers: it sizes the local cluster, but --scheduler {args.scheduler} is given, "
-            "so it would be ignored; drop one of them (a cluster's size is its workers')"
-        )
-    if args.scheduler not in (None, "synchronous"):
-        check_address(args.scheduler)
+    cluster = cluster_from_args(args)
     spec = default_spec(
         p=args.p,
         f=args.f,
@@ -221,21 +208,15 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     )
     _check_sweep_memory(spec, args)
     out = Path(args.out)
-    cluster = {
-        "scheduler": args.scheduler or "LocalCluster",
-        "workers": args.workers or os.cpu_count(),
-    }
-    meta = run_metadata("sfm sweep", asdict(spec), None, cluster)
+    meta = run_metadata("sfm sweep", asdict(spec), None, cluster.describe())
     t0 = time.perf_counter()
     res = run_sweep(
         spec,
         out,
-        scheduler=args.scheduler,
-        workers=args.workers,
+        cluster,
         progress=not args.quiet,
         metadata=meta,
         warn=lambda msg: print(f"python -m sfm sweep: warning: {msg}", file=sys.stderr),
-        connect_timeout=args.connect_timeout,
     )
     wall = time.perf_counter() - t0
     analysis = analyse(spec, res["results"])
@@ -263,7 +244,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         if m:
             print(
                 f"  p={p}: minimum n/p for generalisation {m['mean']:.2f} ± {m['sd']:.2f} "
-                f"(over {m['n_seeds']} seeds)"
+                f"(mean ± SD over {m['n_seeds']} seeds)"
             )
     return 0
 
@@ -353,19 +334,19 @@ def _add_sweep_parser(sub) -> None:
     sw = sub.add_parser("sweep", help="grid over p, f, schedule strength, seeds: phase diagram")
     sw.add_argument(
         "--p",
-        type=_list_of(check_odd_prime),
+        type=list_of(check_odd_prime),
         default=None,
         help="comma-separated odd primes (default 31)",
     )
     sw.add_argument(
         "--f",
-        type=_list_of(check_finite),
+        type=list_of(check_finite),
         default=None,
         help="comma-separated training fractions (default 0.05,0.1,0.15,0.2,0.3,0.4)",
     )
     sw.add_argument(
         "--strength",
-        type=_list_of(check_finite),
+        type=list_of(check_finite),
         default=None,
         help="comma-separated schedule strengths: beta for gates, alpha for ista, wd "
         "for l2_gate/square (default 0.01,0.02,0.03,0.05,0.1,0.2,0.3,1,3)",
@@ -377,26 +358,7 @@ def _add_sweep_parser(sub) -> None:
         "--steps", type=arg_type(check_int, lo=1), default=None, help="step budget per run (3000)"
     )
     _add_common(sw, sweep=True)
-    sw.add_argument(
-        "--scheduler",
-        default=None,
-        help="Dask scheduler address (tcp://host:8786) of a running cluster; default: "
-        "a LocalCluster of worker processes on this machine; 'synchronous' runs "
-        "in-process",
-    )
-    sw.add_argument(
-        "--workers",
-        type=arg_type(check_int, lo=1),
-        default=None,
-        help="LocalCluster worker processes (default: number of cores; not with --scheduler)",
-    )
-    sw.add_argument(
-        "--connect-timeout",
-        type=arg_type(check_range, 0.0, 3600.0, lo_open=True),
-        default=CONNECT_TIMEOUT,
-        metavar="SECONDS",
-        help=f"how long to wait for --scheduler to answer (default {CONNECT_TIMEOUT:g})",
-    )
+    add_cluster_arguments(sw, threads=False)
     add_out_argument(sw, "runs/sfm-sweep", resumable=True)
     sw.set_defaults(func=cmd_sweep)
 

@@ -8,6 +8,7 @@ from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 
 from .dynamics import RunResult
+from .phase import format_estimate, t_interval
 
 __all__ = ["dynamics_figure", "heatmap_figure"]
 
@@ -178,8 +179,16 @@ def _points_and_fit(ax, pts, fits, key, marker: str, label: str) -> None:
             np.exp(fit["log_prefactor"]) * xx ** fit["exponent"],
             "-",
             color=line.get_color(),
-            label=f"  fit exponent {fit['exponent']:.2f} ± {fit['exponent_se']:.2f}",
+            label=f"  fit {_exponent_text(fit)}",
         )
+
+
+def _exponent_text(fit: dict) -> str:
+    """``k = ... (95% CI ..., dof ...)`` of a fit read from JSON; a sweep written before the fits
+    carried ``dof``/``exponent_ci`` gets them from its ``n_points`` and ``exponent_se``."""
+    dof = int(fit.get("dof", fit["n_points"] - 2))
+    ci = fit.get("exponent_ci") or t_interval(fit["exponent"], fit["exponent_se"], dof)
+    return format_estimate("k", fit["exponent"], [float(c) for c in ci], dof)
 
 
 def power_law_figure(spec, results, analysis) -> Figure:

@@ -1,29 +1,26 @@
 """Parameter sweeps of the SFM on Dask distributed, with atomic per-point results and resume.
 
-A *point* is one ``(p, f, strength)`` triple; its seeds run as one batch (one task). Each point's
-JSON is written atomically by the worker as soon as it finishes, so a killed sweep loses at most
-the points in flight, and a rerun skips every point whose file exists with the same settings.
+A *point* is one ``(p, f, strength)`` triple; its seeds run as one batch (one task). The grid runs
+on :mod:`theory.base.sweeps`: each point's JSON is written atomically by the worker as soon as it
+finishes, so a killed sweep loses at most the points in flight, and a rerun skips every point whose
+file exists with the same settings.
 """
 
 from __future__ import annotations
 
-import hashlib
 import itertools
-import json
 import math
 import os
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from theory.base import sweeps
 from theory.base.errors import InputError, check_int, check_odd_prime, check_positive, check_range
-from theory.base.io import read_json, write_json
 
-from .cluster import CONNECT_TIMEOUT, connect
 from .dynamics import SFMConfig, simulate
 from .phase import classify, critical_edges, gate_law_fit, majority, power_law_fit
 from .schedules import SCHEDULES, STRENGTH
@@ -114,8 +111,8 @@ def points(spec: SweepSpec) -> list[dict[str, Any]]:
 
 def point_key(pt: dict[str, Any]) -> str:
     """File stem naming the point, plus a short hash of every setting that changes its result."""
-    h = hashlib.sha1(json.dumps(pt, sort_keys=True).encode()).hexdigest()[:10]
-    return f"p{pt['p']}_f{pt['f']:.6g}_{pt['strength_name']}{pt['strength']:.6g}_{h}"
+    stem = f"p{pt['p']}_f{pt['f']:.6g}_{pt['strength_name']}{pt['strength']:.6g}"
+    return sweeps.point_key(stem, pt)
 
 
 def _point_configs(pt: dict[str, Any]) -> list[SFMConfig]:
@@ -139,13 +136,10 @@ def _point_configs(pt: dict[str, Any]) -> list[SFMConfig]:
 
 
 def run_point(
-    pt: dict[str, Any], out_dir: str, metadata: dict[str, Any] | None = None
+    pt: dict[str, Any], work_dir: str = "", report: sweeps.Progress | None = None
 ) -> dict[str, Any]:
-    """Run one point's seeds as a batch, write ``points/<key>.json`` atomically, return it.
-
-    ``metadata`` is the sweep's provenance block (:func:`theory.base.provenance.run_metadata`,
-    made once by the sweep); the file carries it with the point's own settings added.
-    """
+    """Run one point's seeds as a batch; its record (per-seed events and their aggregate), which
+    :func:`theory.base.sweeps.run_points` writes to ``points/<key>.json``."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # weak-frequency warnings are expected at strong gates
         res = simulate(_point_configs(pt))
@@ -166,10 +160,7 @@ def run_point(
                 ),
             }
         )
-    out = {"point": pt, "key": point_key(pt), "seeds": seeds, **_aggregate(pt, seeds)}
-    meta = {**(metadata or {}), "point": pt}
-    write_json(Path(out_dir) / "points" / f"{point_key(pt)}.json", {"metadata": meta, **out})
-    return out
+    return {"seeds": seeds, **_aggregate(pt, seeds)}
 
 
 def _aggregate(pt: dict[str, Any], seeds: list[dict[str, Any]]) -> dict[str, Any]:
@@ -193,16 +184,11 @@ SEED_KEYS = ("seed", "n", "t_mem", "t_gen", "diverged_at", "final_train_rel", "f
 SEED_KEYS += ("last_step", "phase")
 
 
-def _damage(data: Any, pt: dict[str, Any]) -> str | None:
-    """Why ``data`` (a parsed point file) is not a finished result of ``pt``; None if it is."""
-    if not isinstance(data, dict):
-        kind = {type(None): "null", list: "a list"}.get(type(data), type(data).__name__)
-        return f"holds {kind}, not a point's result"
+def _damage(data: dict[str, Any], pt: dict[str, Any]) -> str | None:
+    """Why ``data`` (a parsed point record) is not a finished result of ``pt``; None if it is."""
     missing = [k for k in POINT_KEYS if k not in data]
     if missing:
         return f"lacks {', '.join(missing)}"
-    if data["point"] != json.loads(json.dumps(pt)) or data["key"] != point_key(pt):
-        return "belongs to other settings"
     seeds = data["seeds"]
     if not isinstance(seeds, list) or len(seeds) != pt["seeds"]:
         return f"has {len(seeds) if isinstance(seeds, list) else 'no'} seeds, not {pt['seeds']}"
@@ -215,99 +201,39 @@ def _damage(data: Any, pt: dict[str, Any]) -> str | None:
     return None
 
 
-def _finished(
-    out_dir: Path, pt: dict[str, Any], warn: Callable[[str], None] | None = None
-) -> dict[str, Any] | None:
-    """The point's result if its file exists and is whole; a damaged file is reported through
-    ``warn`` (default :func:`warnings.warn`) and the point is run again, never trusted."""
-    path = out_dir / "points" / f"{point_key(pt)}.json"
-    if not path.exists():
-        return None
-    try:
-        data = read_json(path)
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        why = f"is not readable JSON ({type(exc).__name__})"
-    else:
-        why = _damage(data, pt)
-        if why is None:
-            return {k: v for k, v in data.items() if k != "metadata"}
-    msg = f"{path}: {why}; running the point again"
-    (warn or (lambda m: warnings.warn(m, stacklevel=3)))(msg)
-    return None
-
-
 def run_sweep(
     spec: SweepSpec,
     out_dir: str | os.PathLike,
-    scheduler: str | None = None,
-    workers: int | None = None,
+    cluster: sweeps.ClusterSpec | None = None,
     progress: bool = True,
     on_result: Callable[[dict[str, Any]], None] | None = None,
     metadata: dict[str, Any] | None = None,
     warn: Callable[[str], None] | None = None,
-    connect_timeout: float = CONNECT_TIMEOUT,
 ) -> dict[str, Any]:
-    """Run every unfinished point; ``scheduler`` None = LocalCluster (processes, one per core),
-    an address = an existing Dask scheduler (refused within ``connect_timeout`` seconds when
-    none answers), ``"synchronous"`` = in this process (debugging).
+    """Run every unfinished point on ``cluster`` (:class:`theory.base.sweeps.ClusterSpec`: a
+    LocalCluster by default, a scheduler address, or ``"synchronous"``).
 
     ``metadata`` goes into every point file; ``warn`` receives one line per damaged point file
     (default :func:`warnings.warn`).
     """
-    out = Path(out_dir)
-    pts = points(spec)
-    client = None
-    if scheduler not in (None, "synchronous"):
-        client = connect(scheduler, connect_timeout)  # before any file: a refusal leaves none
-    (out / "points").mkdir(parents=True, exist_ok=True)
-    done, todo = [], []
-    for pt in pts:
-        r = _finished(out, pt, warn)
-        (done if r is not None else todo).append(r if r is not None else pt)
-    results = list(done)
-    from tqdm.auto import tqdm
-
-    bar = tqdm(
-        total=len(pts), initial=len(done), desc="sweep points", unit="pt", disable=not progress
+    pts = [(point_key(pt), pt) for pt in points(spec)]
+    results, n_resumed = sweeps.run_points(
+        pts,
+        run_point,
+        out_dir,
+        cluster or sweeps.ClusterSpec(),
+        metadata=metadata,
+        validate=_damage,
+        progress=progress,
+        on_result=on_result,
+        warn=warn,
     )
-    if todo and scheduler == "synchronous":
-        for pt in todo:
-            r = run_point(pt, str(out), metadata)
-            results.append(r)
-            if on_result:
-                on_result(r)
-            bar.update(1)
-    elif todo:
-        from dask.distributed import Client, LocalCluster, as_completed
-
-        cluster = None
-        if scheduler is None:
-            n = workers or os.cpu_count() or 1
-            cluster = LocalCluster(
-                n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None
-            )
-            client = Client(cluster)
-        try:
-            futs = [
-                client.submit(run_point, pt, str(out.resolve()), metadata, pure=False)
-                for pt in todo
-            ]
-            for fut in as_completed(futs):
-                r = fut.result()
-                results.append(r)
-                if on_result:
-                    on_result(r)
-                bar.update(1)
-        finally:
-            client.close()
-            if cluster is not None:
-                cluster.close()
-    elif client is not None:
-        client.close()
-    bar.close()
-    order = {point_key(pt): i for i, pt in enumerate(pts)}
-    results.sort(key=lambda r: order.get(r["key"], 1 << 30))
-    return {"spec": asdict(spec), "results": results, "n_skipped": len(done), "n_run": len(todo)}
+    return {
+        "spec": asdict(spec),
+        "results": results,
+        "n_skipped": n_resumed,
+        "n_run": len(pts) - n_resumed,
+    }
 
 
 def analyse(spec: SweepSpec, results: Sequence[dict[str, Any]]) -> dict[str, Any]:

@@ -13,10 +13,17 @@ from transformer_check.crosscheck import PRESETS, CrosscheckConfig, TrainSetting
 from transformer_check.crosscheck.config import (
     base_weight_decay,
     measure_options,
+    seed_list,
     sfm_betas,
+    sfm_configs,
     train_config,
 )
 from transformer_check.presets import preset
+
+# The main run logs the progress measures and the LLC beside the built-in ones (the crosscheck
+# once added them outside the TrainConfig); both runs checkpoint ten times (steps // 10), so a
+# killed crosscheck continues.
+PROGRESS_MEASURES = ("sparsity", "weight_entropy", "circuit", "lmn", "mediation", "llc")
 
 # What default, tiny and quick resolved to before the redesign (read from the flat config).
 EXPECTED = {
@@ -45,10 +52,10 @@ EXPECTED = {
             "amp": False,
             "eval_points": 60,
             "measure_points": 12,
-            "measures": ("spectral", "compression", "fourier"),
+            "measures": ("spectral", "compression", "fourier", *PROGRESS_MEASURES),
             "coarse_eps": 0.1,
             "coarse_budget": 24,
-            "checkpoint_every": 0,
+            "checkpoint_every": 150,
             "snapshots": False,
             "preset": None,
         },
@@ -99,10 +106,10 @@ EXPECTED = {
             "amp": False,
             "eval_points": 10,
             "measure_points": 4,
-            "measures": ("fourier",),
+            "measures": ("fourier", *PROGRESS_MEASURES),
             "coarse_eps": 0.1,
             "coarse_budget": 24,
-            "checkpoint_every": 0,
+            "checkpoint_every": 6,
             "snapshots": False,
             "preset": None,
         },
@@ -153,10 +160,10 @@ EXPECTED = {
             "amp": False,
             "eval_points": 200,
             "measure_points": 25,
-            "measures": ("spectral", "compression", "fourier"),
+            "measures": ("spectral", "compression", "fourier", *PROGRESS_MEASURES),
             "coarse_eps": 0.1,
             "coarse_budget": 24,
-            "checkpoint_every": 0,
+            "checkpoint_every": 300,
             "snapshots": False,
             "preset": "quick",
         },
@@ -185,6 +192,20 @@ EXPECTED = {
 }
 
 
+def _option_triples(exp):
+    """The main run's ``measure_options``: (measure, field, value) of the pinned settings."""
+    llc, lmn, med = exp["llc"], exp["lmn"], exp["mediation"]
+    return (
+        ("weight_entropy", "per_matrix", False),
+        ("circuit", "seed", llc["seed"]),
+        ("lmn", "n_samples", lmn["n_samples"]),
+        ("lmn", "seed", lmn["seed"]),
+        ("mediation", "n_pairs", med["n_pairs"]),
+        ("mediation", "seed", med["seed"]),
+        *(("llc", k, llc[k]) for k in ("eps", "gamma", "n_chains", "n_steps", "n_burnin", "seed")),
+    )
+
+
 def _tuples(o):
     if isinstance(o, list | tuple):
         return tuple(_tuples(x) for x in o)
@@ -201,15 +222,18 @@ def test_presets_resolve_to_the_pinned_settings(name):
     main = train_config(cfg, wd, with_measures=True)
     got = _tuples(config_to_dict(main))
     assert {k: got[k] for k in exp["main"]} == exp["main"]
+    assert main.measure_options == _option_triples(exp)
     # fields TrainConfig gained since stay at their defaults
     for f in dataclasses.fields(main):
-        if f.name not in exp["main"]:
+        if f.name not in exp["main"] and f.name != "measure_options":
             assert getattr(main, f.name) == f.default, f.name
     sweep_wds = tuple(wd * m for m in cfg.train.wd_sweep if m != 1.0)
     assert sweep_wds == exp["sweep_weight_decays"]
     for w in sweep_wds:
         sweep = train_config(cfg, w, with_measures=False)
-        assert sweep == dataclasses.replace(main, weight_decay=w, measures=(), measure_points=0)
+        assert sweep == dataclasses.replace(
+            main, weight_decay=w, measures=(), measure_points=0, measure_options=()
+        )
     r = cfg.resolved()
     sfm = {
         "p": r.p,
@@ -264,3 +288,50 @@ def test_configs_round_trip_through_json(name):
     cfg = PRESETS[name].resolved()
     assert config_from_dict(CrosscheckConfig, config_to_dict(cfg)) == cfg
     assert cfg.resolved() == cfg
+
+
+def test_seeds_field_seed_list_and_per_seed_configs():
+    cfg = dataclasses.replace(make_config("tiny"), seed=3, seeds=2)
+    assert seed_list(cfg) == [3, 4]
+    assert seed_list(make_config("tiny")) == [0, 1]
+    assert seed_list(make_config("default")) == [0, 1, 2]
+    # every preset states its seeds; more than one wherever a run is minutes, not GPU-days
+    assert {n: c.seeds for n, c in PRESETS.items()} == {
+        "default": 3, "tiny": 2, "quick": 4, "nanda": 3, "paper004": 1
+    }  # fmt: skip
+    main4 = train_config(cfg, 1.0, with_measures=True, seed=4)
+    main3 = train_config(cfg, 1.0, with_measures=True)
+    assert (main3.seed, main4.seed) == (3, 4)
+    # without a training preset the seed draws the split too (the flag's help says so)
+    assert (main3.task.seed, main4.task.seed) == (3, 4)
+    # the progress measures and the LLC sample with the run's seed
+    seeds4 = {(m, v) for m, k, v in main4.measure_options if k == "seed"}
+    assert seeds4 == {(m, 4) for m in ("circuit", "lmn", "mediation", "llc")}
+    assert dataclasses.replace(main4, seed=3, task=main3.task, measure_options=()) == (
+        dataclasses.replace(main3, measure_options=())
+    )
+    # with a training preset the split stays the preset's, the init follows the seed
+    q = train_config(make_config("quick"), 1.0, with_measures=False, seed=5)
+    assert (q.seed, q.task.seed) == (5, preset("quick").task.seed)
+    sf = sfm_configs(cfg, seed=4)
+    assert {c.seed for c in sf} == {4} and {c.seed for c in sfm_configs(cfg)} == {3}
+
+
+@pytest.mark.parametrize("seeds", [0, -1, 1001])
+def test_seeds_field_is_checked(seeds):
+    with pytest.raises(InputError, match="seeds"):
+        CrosscheckConfig(seeds=seeds)
+
+
+def test_the_sweep_runs_of_every_seed_have_distinct_keys():
+    from transformer_check.crosscheck.run import transformer_points
+
+    cfg = dataclasses.replace(make_config("tiny"), seeds=3)
+    pts = transformer_points(cfg)
+    assert len(pts) == 3 * 2 and len({k for k, _ in pts}) == 6
+    mains = [pt for _, pt in pts if pt["labels"]["role"] == "main"]
+    assert [pt["labels"]["seed"] for pt in mains] == [0, 1, 2]
+    assert all(pt["keep_rows"] for pt in mains)
+    # a different seed count keeps the shared seeds' runs (so --seeds 3 reuses a --seeds 2 run)
+    two = {k for k, _ in transformer_points(dataclasses.replace(cfg, seeds=2))}
+    assert two < {k for k, _ in pts}

@@ -253,7 +253,9 @@ def test_fourier_measures_concentration_rises():
 # -- registry ------------------------------------------------------------------------------------
 def test_registry_names_and_groups():
     assert BUILTIN_MEASURES == ("spectral", "compression", "fourier", "bdm")
-    assert PROGRESS_MEASURES == ("sparsity", "weight_entropy", "circuit", "lmn", "mediation", "llc")
+    assert PROGRESS_MEASURES == (
+        "sparsity", "weight_entropy", "circuit", "lmn", "mediation", "llc", "nanda"
+    )  # fmt: skip
     assert ALL_MEASURES == BUILTIN_MEASURES + PROGRESS_MEASURES == tuple(MEASURES)
     for spec in MEASURES.values():
         assert dataclasses.is_dataclass(spec.options)

@@ -9,6 +9,7 @@ from typing import Any
 from theory.base.cli import add_out_argument, arg_type
 from theory.base.errors import InputError, check_int, check_positive
 from transformer_check.cli_common import add_threads_argument, set_threads
+from transformer_check.import_cli import add_external_arguments, external_kwargs
 
 __all__ = ["add_subparser", "measure_option_type", "options_from_args"]
 
@@ -40,7 +41,18 @@ def add_subparser(sub: argparse._SubParsersAction) -> None:
         description="Loads CHECKPOINT (.json/.safetensors pair; nothing is unpickled) and writes "
         "measures.json, measures.csv and spectra.png/.svg into --out.",
     )
-    p.add_argument("checkpoint", type=Path, help="checkpoint stem, .json or .safetensors")
+    p.add_argument(
+        "checkpoint", type=Path, help="checkpoint stem, .json or .safetensors (or, with "
+        "--format tl|nanda, a model file trained elsewhere: docs/interop.md)"
+    )  # fmt: skip
+    p.add_argument(
+        "--format",
+        dest="fmt",
+        choices=("occam", "tl", "nanda"),
+        default="occam",
+        help="occam: a checkpoint or export of this package (default); tl: a TransformerLens "
+        "HookedTransformer state dict (.pth/.pt/.safetensors); nanda: Nanda et al.'s",
+    )
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="cpu")
     p.add_argument("--measures", nargs="*", choices=ALL_MEASURES, default=list(ALL_MEASURES))
     p.add_argument("--coarse-eps", type=arg_type(check_positive), default=None)
@@ -55,23 +67,48 @@ def add_subparser(sub: argparse._SubParsersAction) -> None:
         "overrides --coarse-eps/--coarse-budget for compression.eps/budget)",
     )
     add_threads_argument(p)
+    add_external_arguments(p, split=True)
     add_out_argument(p, "runs/transformer_check-measure")
     p.set_defaults(func=_cmd_measure)
 
 
 def _cmd_measure(args: argparse.Namespace) -> int:
     set_threads(args)
-    from transformer_check.measure_checkpoint import measure_checkpoint
+    external = external_kwargs(args)
+    if args.fmt == "occam":
+        if external:
+            flag = "--" + next(iter(external)).replace("_", "-")
+            raise InputError(
+                f"{flag}: describes a file trained elsewhere; pass --format tl or --format nanda "
+                "(an occam checkpoint records its own task)"
+            )
+        from transformer_check.measure_checkpoint import measure_checkpoint
 
-    out = measure_checkpoint(
-        args.checkpoint,
-        args.out,
-        device=args.device,
-        measures=tuple(args.measures),
-        coarse_eps=args.coarse_eps,
-        coarse_budget=args.coarse_budget,
-        options=options_from_args(args.measure_options),
-    )
+        out = measure_checkpoint(
+            args.checkpoint,
+            args.out,
+            device=args.device,
+            measures=tuple(args.measures),
+            coarse_eps=args.coarse_eps,
+            coarse_budget=args.coarse_budget,
+            options=options_from_args(args.measure_options),
+        )
+    else:
+        from transformer_check.interop.external import measure_external
+
+        opts = options_from_args(args.measure_options)
+        for key, value in (("eps", args.coarse_eps), ("budget", args.coarse_budget)):
+            if value is not None:
+                opts.setdefault("compression", {}).setdefault(key, value)
+        out = measure_external(
+            args.checkpoint,
+            args.fmt,
+            args.out,
+            measures=tuple(args.measures),
+            options=opts,
+            device=args.device,
+            **external,
+        )
     vals = out["measures"]
     keys = ["train_acc", "test_acc", "coarse_bytes", "coarse_ratio", "H_svd_mean", "bdm_bits"]
     keys += ["act_sparsity", "weight_entropy", "circuit_complexity", "lmn", "cms_max", "llc"]

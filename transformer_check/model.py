@@ -7,6 +7,10 @@ at the last position only.
 Weights are kept in the "interpretability" layout (``W_Q[h]: d_model -> d_head`` etc.) so that
 per-head quantities are plain slices. :meth:`Transformer.named_weight_matrices` exposes every 2-D
 weight as an (out x in) matrix; per-head Q/K/V/O are concatenated over heads (see its docstring).
+
+``ModelConfig(biases=True)`` adds the biases imported models carry (docs/interop.md): flat
+head-major ``b_Q``/``b_K``/``b_V`` ``[H*d_head]`` and ``b_O`` per attention, ``b_U``; off by default.
+Flat, because every parameter of >= 2 dims is a weight matrix (docs/model_protocol.md).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from theory.base.errors import InputError
+from transformer_check.model_sizes import n_params, param_shapes
 
 __all__ = [
     "ACT_KINDS",
@@ -42,8 +47,9 @@ ACTS = ("relu", "gelu")
 LAYERNORMS = (None, "pre", "post")
 
 # Per-layer activations in the forward cache: the residual before and after block l, each head's
-# output after W_O ``[B, T, H, d_model]`` and the post-activation MLP units ``[B, T, d_mlp]``.
-ACT_KINDS = ("resid_pre", "attn_head_out", "mlp_hidden", "resid_post")
+# output after W_O ``[B, T, H, d_model]``, the residual between attention and MLP (the MLP's input
+# before a pre-LN) and the post-activation MLP units ``[B, T, d_mlp]``.
+ACT_KINDS = ("resid_pre", "attn_head_out", "resid_mid", "mlp_hidden", "resid_post")
 FINAL_RESID = "final_resid"  # the last position's residual after the last block, ``[B, d_model]``
 WEIGHT_PARTS = {"attn": ("W_Q", "W_K", "W_V", "W_O"), "mlp": ("W_in", "W_out")}
 
@@ -115,11 +121,13 @@ class ArchConfig:
 @dataclass(frozen=True, kw_only=True)
 class ModelConfig(ArchConfig):
     """Architecture (SPEC §4.2) plus the task's sizes; ``d_vocab_out=None`` means
-    ``vocab_size - 1`` (``a b =``)."""
+    ``vocab_size - 1`` (``a b =``). ``biases``: the attention and unembedding biases of imported
+    models (module docstring); never set by a training config."""
 
     vocab_size: int
     seq_len: int
     d_vocab_out: int | None = None
+    biases: bool = False
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -131,6 +139,8 @@ class ModelConfig(ArchConfig):
             object.__setattr__(self, "d_vocab_out", self.vocab_size - 1)
         if self.d_vocab_out < 1:
             raise InputError(f"d_vocab_out: must be >= 1, got {self.d_vocab_out!r}")
+        if not isinstance(self.biases, bool):
+            raise InputError(f"biases: must be true or false, got {self.biases!r}")
 
     @property
     def std(self) -> float:
@@ -141,8 +151,13 @@ def _randn(gen: torch.Generator | None, std: float, *shape: int) -> nn.Parameter
     return nn.Parameter(torch.randn(*shape, generator=gen) * std)
 
 
+def _zeros(*shape: int) -> nn.Parameter:
+    return nn.Parameter(torch.zeros(*shape))
+
+
 class Attention(nn.Module):
-    """Causal multi-head attention without biases; scores scaled by ``1/sqrt(d_head)``."""
+    """Causal multi-head attention, scores scaled by ``1/sqrt(d_head)``; biases only with
+    ``cfg.biases`` (``b_Q``/``b_K``/``b_V`` flat ``[H*e]``, ``b_O`` ``[d]``, zero at init)."""
 
     def __init__(self, cfg: ModelConfig, gen: torch.Generator | None = None) -> None:
         super().__init__()
@@ -151,15 +166,26 @@ class Attention(nn.Module):
         self.W_K = _randn(gen, s, H, d, e)
         self.W_V = _randn(gen, s, H, d, e)
         self.W_O = _randn(gen, s, H, e, d)
+        self.biases = cfg.biases
+        if cfg.biases:
+            self.b_Q, self.b_K, self.b_V = _zeros(H * e), _zeros(H * e), _zeros(H * e)
+            self.b_O = _zeros(d)
         self.register_buffer("mask", torch.tril(torch.ones(cfg.seq_len, cfg.seq_len, dtype=bool)))
 
+    def _proj(self, x: Tensor, w: Tensor, b: str) -> Tensor:
+        """``x W[h] (+ b[h])`` for every head: ``[B, H, T, e]``."""
+        out = torch.einsum("btd,hde->bhte", x, w)
+        if self.biases:
+            out = out + getattr(self, b).view(w.shape[0], 1, w.shape[2])
+        return out
+
     def pattern(self, x: Tensor, last_only: bool = False) -> tuple[Tensor, Tensor]:
-        """Attention probabilities ``[B, H, Tq, T]`` and values ``[B, T, H, e]``."""
+        """Attention probabilities ``[B, H, Tq, T]`` and values ``[B, H, T, e]``."""
         T = x.shape[1]
         xq = x[:, -1:] if last_only else x
-        q = torch.einsum("btd,hde->bhte", xq, self.W_Q)
-        k = torch.einsum("btd,hde->bhte", x, self.W_K)
-        v = torch.einsum("btd,hde->bhte", x, self.W_V)
+        q = self._proj(xq, self.W_Q, "b_Q")
+        k = self._proj(x, self.W_K, "b_K")
+        v = self._proj(x, self.W_V, "b_V")
         scores = q @ k.transpose(-1, -2) / math.sqrt(self.W_Q.shape[-1])
         mask = self.mask[T - 1 : T, :T] if last_only else self.mask[:T, :T]
         scores = scores.masked_fill(~mask, float("-inf"))
@@ -171,12 +197,18 @@ class Attention(nn.Module):
         z = attn @ v  # [B, H, Tq, e]
         return torch.einsum("bhte,hed->bthd", z, self.W_O)
 
+    def combine(self, heads: Tensor) -> Tensor:
+        """The attention output from the head outputs ``[B, Tq, H, d]``: their sum (+ ``b_O``)."""
+        out = heads.sum(dim=2)
+        return out + self.b_O if self.biases else out
+
     def forward(self, x: Tensor, last_only: bool = False) -> Tensor:
-        """Sum of the head outputs, computed with one matmul over the concatenated heads."""
+        """Sum of the head outputs (+ ``b_O``), with one matmul over the concatenated heads."""
         attn, v = self.pattern(x, last_only)
         z = (attn @ v).transpose(1, 2)  # [B, Tq, H, e]
         B, Tq, H, e = z.shape
-        return z.reshape(B, Tq, H * e) @ self.W_O.reshape(H * e, -1)
+        out = z.reshape(B, Tq, H * e) @ self.W_O.reshape(H * e, -1)
+        return out + self.b_O if self.biases else out
 
 
 class MLP(nn.Module):
@@ -230,13 +262,21 @@ class Block(nn.Module):
                     heads[:, :, h] = t[:, -heads.shape[1] :]
             if cache is not None:
                 cache[act_name("attn_head_out", layer)] = heads
-            attn_out = heads.sum(dim=2)
+            attn_out = self.attn.combine(heads)
         else:
             attn_out = self.attn(a_in, last_only)
         x = x[:, -1:] if last_only else x
         x = x + attn_out
         if self.layernorm == "post":
             x = self.ln1(x)
+        if cache is not None:
+            cache[act_name("resid_mid", layer)] = x
+        return self.mlp_part(x, layer=layer, cache=cache)
+
+    def mlp_part(self, x: Tensor, *, layer: int = 0, cache: dict | None = None) -> Tensor:
+        """The rest of the block from its post-attention residual ``resid_mid``: the MLP added
+        to the residual (LayerNorm pre or post as configured)."""
+        pre = self.layernorm == "pre"
         m_in = self.ln2(x) if pre else x
         hidden = self.mlp.hidden(m_in)
         if cache is not None:
@@ -260,6 +300,8 @@ class Transformer(nn.Module):
         if cfg.layernorm == "pre":
             self.ln_final = nn.LayerNorm(cfg.d_model)
         self.W_U = _randn(generator, s, cfg.d_model, cfg.d_vocab_out)
+        if cfg.biases:
+            self.b_U = _zeros(cfg.d_vocab_out)
 
     @classmethod
     def from_seed(cls, cfg: ModelConfig, seed: int) -> Transformer:
@@ -274,7 +316,13 @@ class Transformer(nn.Module):
         """Logits ``[..., d_vocab_out]`` (after the final LayerNorm for pre-LN models)."""
         if self.cfg.layernorm == "pre":
             resid = self.ln_final(resid)
-        return resid @ self.W_U
+        logits = resid @ self.W_U
+        return logits + self.b_U if self.cfg.biases else logits
+
+    def logits_from_mid(self, mid: Tensor) -> Tensor:
+        """Logits from the last block's post-attention residual at the last position
+        (``cache["resid_mid.{L-1}"][:, -1]``, ``[B, d_model]``): its MLP, then :meth:`unembed`."""
+        return self.unembed(self.blocks[-1].mlp_part(mid))
 
     def forward(
         self,
@@ -292,11 +340,14 @@ class Transformer(nn.Module):
 
         - ``resid_pre.{l}``, ``resid_post.{l}``: residual stream ``[B, T, d_model]`` into and out of
           block ``l`` (equal for a skipped block);
-        - ``attn_head_out.{l}``: each head's output after ``W_O``, ``[B, T, n_heads, d_model]``;
+        - ``attn_head_out.{l}``: each head's output after ``W_O``, ``[B, T, n_heads, d_model]``
+          (without ``b_O``);
+        - ``resid_mid.{l}``: the residual after attention, before the MLP ``[B, T, d_model]``
+          (after ``ln1`` for a post-LN model);
         - ``mlp_hidden.{l}``: post-activation MLP units ``[B, T, d_mlp]``;
         - ``final_resid`` (:data:`FINAL_RESID`): the last position's residual ``[B, d_model]``.
 
-        A skipped block has no ``attn_head_out`` or ``mlp_hidden`` entry.
+        A skipped block has no ``attn_head_out``, ``resid_mid`` or ``mlp_hidden`` entry.
         """
         if tokens.dim() != 2 or tokens.shape[1] > self.cfg.seq_len:
             raise InputError(
@@ -361,33 +412,3 @@ class Transformer(nn.Module):
                     getattr(blk.attn, wname).copy_(m.reshape(H, e, d).permute(0, 2, 1))
                 else:
                     getattr(blk.mlp, wname).copy_(m.T)
-
-
-def param_shapes(cfg: ModelConfig) -> dict[str, tuple[int, ...]]:
-    """``{name: shape}`` of :class:`Transformer`'s ``named_parameters()``, in the same order,
-    computed without building the model (tested against it)."""
-    d, H, e, f = cfg.d_model, cfg.n_heads, cfg.d_head, cfg.d_mlp
-    # a module's own parameters come before its submodules' (torch's named_parameters order)
-    out: dict[str, tuple[int, ...]] = {"W_E": (cfg.vocab_size, d), "W_pos": (cfg.seq_len, d)}
-    out["W_U"] = (d, cfg.d_vocab_out)
-    for lay in range(cfg.n_layers):
-        b = f"blocks.{lay}"
-        for w in ("W_Q", "W_K", "W_V"):
-            out[f"{b}.attn.{w}"] = (H, d, e)
-        out[f"{b}.attn.W_O"] = (H, e, d)
-        out.update({f"{b}.mlp.W_in": (d, f), f"{b}.mlp.b_in": (f,)})
-        out.update({f"{b}.mlp.W_out": (f, d), f"{b}.mlp.b_out": (d,)})
-        if cfg.layernorm is not None:
-            for ln in ("ln1", "ln2"):
-                out.update({f"{b}.{ln}.weight": (d,), f"{b}.{ln}.bias": (d,)})
-    if cfg.layernorm == "pre":
-        out.update({"ln_final.weight": (d,), "ln_final.bias": (d,)})
-    return out
-
-
-def n_params(cfg: ModelConfig) -> int:
-    """The number of parameters of :class:`Transformer` ``(cfg)``, in O(1)."""
-    d, H, e, f = cfg.d_model, cfg.n_heads, cfg.d_head, cfg.d_mlp
-    block = 4 * H * d * e + 2 * d * f + f + d + (4 * d if cfg.layernorm is not None else 0)
-    final = 2 * d if cfg.layernorm == "pre" else 0
-    return (cfg.vocab_size + cfg.seq_len + cfg.d_vocab_out) * d + cfg.n_layers * block + final

@@ -24,7 +24,7 @@ from __future__ import annotations
 import dataclasses
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,7 @@ from transformer_check.checkpoint_check import check_tensors, checked_config
 from transformer_check.config import TrainConfig, TrainResult
 from transformer_check.data import ModularDataset, make_dataset
 from transformer_check.divergence import TrainingDiverged, diverged_error
+from transformer_check.events import detect_events, log_schedule
 from transformer_check.measures import MeasureFn, build_measures
 from transformer_check.measures.basic import basic_metrics
 from transformer_check.memory import check_fits
@@ -69,35 +70,8 @@ __all__ = [
 ]
 
 ExtraMeasures = Mapping[str, MeasureFn] | Sequence[MeasureFn] | None
-
-MEM_TRAIN_ACC = 0.99
-MEM_TEST_ACC = 0.5
-GEN_TEST_ACC = 0.99
-
-
-def log_schedule(steps: int, n: int) -> list[int]:
-    """``0`` and ~``n`` log-spaced integer steps in ``[1, steps]`` (always including ``steps``)."""
-    if n <= 0:
-        return [0, steps]
-    if n - 1 >= 2 * steps * max(1.0, float(np.log(steps))):
-        # the points are then < 0.5 apart, so every step is hit: no need to allocate n of them
-        return list(range(steps + 1))
-    pts = np.unique(np.round(np.geomspace(1, steps, num=n)).astype(int))
-    return sorted({0, steps, *pts.tolist()})
-
-
-def detect_events(rows: Sequence[Mapping[str, Any]]) -> tuple[int | None, int | None]:
-    """``t_mem``: first logged step with train acc >= 0.99 and test acc < 0.5; ``t_gen``: first
-    logged step with test acc >= 0.99 (docs/transformer_check.md). ``None`` if it never happened."""
-    t_mem = t_gen = None
-    for r in rows:
-        if "test_acc" not in r or r["test_acc"] is None:
-            continue
-        if t_mem is None and r["train_acc"] >= MEM_TRAIN_ACC and r["test_acc"] < MEM_TEST_ACC:
-            t_mem = int(r["step"])
-        if t_gen is None and r["test_acc"] >= GEN_TEST_ACC:
-            t_gen = int(r["step"])
-    return t_mem, t_gen
+# ``report(step, steps, what)``: live progress for a caller in another process (sweeps)
+Report = Callable[[int, int, str], None] | None
 
 
 def resolve_device(device: str) -> torch.device:
@@ -151,6 +125,7 @@ class _Loop:
         self.eval_steps = set(log_schedule(self.cfg.steps, self.cfg.eval_points))
         self.eval_steps |= self.measure_steps
         self.saved_step: int | None = None  # step of the newest full checkpoint on disk
+        self.report: Report = None
 
     # -- checkpoints -----------------------------------------------------------------------
 
@@ -265,11 +240,23 @@ class _Loop:
 
     # -- the loop --------------------------------------------------------------------------
 
+    def _log_shown(self, bar: Any, report: Report, step: int) -> None:
+        """Log ``step``; the measure steps show as such, and their time stays out of the ETA
+        (the bar's rate and ETA are the training steps')."""
+        measuring = step in self.measure_steps
+        if measuring:
+            bar.set_postfix_str(f"measuring at step {step}")
+        if report:
+            report(step, self.cfg.steps, "measuring" if measuring else "training")
+        self.log(step)
+        if measuring:
+            bar.unpause()
+
     def run_steps(self, progress: bool, stop_after: int | None) -> None:
         """Train to ``cfg.steps`` (or ``stop_after``), logging and checkpointing on schedule."""
         from tqdm import tqdm
 
-        run, cfg = self.run, self.cfg
+        run, cfg, report = self.run, self.cfg, self.report
         bar = tqdm(
             total=cfg.steps,
             initial=run.step,
@@ -281,7 +268,7 @@ class _Loop:
         last_stop = cfg.steps if stop_after is None else min(stop_after, cfg.steps)
         try:
             if run.step == 0 and not self.rows[0]:
-                self.log(0)
+                self._log_shown(bar, report, 0)
             while run.step < last_stop:
                 t0 = time.perf_counter()
                 run.update()
@@ -289,7 +276,7 @@ class _Loop:
                 bar.update(1)
                 if run.step in self.eval_steps:
                     run.check_finite()
-                    self.log(run.step)
+                    self._log_shown(bar, report, run.step)
                     bar.set_postfix(self._postfix(), refresh=False)
                     if run.step in self.measure_steps:
                         for i in range(len(self.dirs)):
@@ -351,8 +338,10 @@ def _drive(
     resume: bool,
     stop_after: int | None,
     plot: bool,
+    report: Report = None,
 ) -> list[TrainResult]:
     loop = _Loop(run, ds, dirs, measures)
+    loop.report = report
     if resume:
         loop.restore()
     loop.run_steps(progress, stop_after)
@@ -368,18 +357,20 @@ def train(
     resume: bool = False,
     stop_after: int | None = None,
     plot: bool = True,
+    report: Report = None,
 ) -> TrainResult:
     """Train one model, log metrics and measures, checkpoint, and write the run directory.
 
     ``measures``: extra ``f(model, dataset) -> dict[str, float]`` logged on the measure schedule
     (a mapping gives them names). ``resume`` continues from ``out_dir/checkpoints/last``.
     ``stop_after`` stops after that many total steps without a final save (a simulated kill).
+    ``report(step, steps, what)`` receives the progress at every logged step.
     """
     device = resolve_device(cfg.device)
     check_fits(cfg, device)
     ds = make_dataset(cfg.task)
     run = SingleRun(cfg, ds, device)
-    return _drive(run, ds, [Path(out_dir)], measures, progress, resume, stop_after, plot)[0]
+    return _drive(run, ds, [Path(out_dir)], measures, progress, resume, stop_after, plot, report)[0]
 
 
 def train_seeds(

@@ -27,6 +27,9 @@ __all__ = [
     "add_out_argument",
     "run_cli",
     "arg_type",
+    "list_of",
+    "add_cluster_arguments",
+    "cluster_from_args",
     "FlagSpec",
     "add_config_flags",
     "overrides_from_args",
@@ -54,6 +57,68 @@ class OccamArgumentParser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         sys.stderr.write(f"{self.prog}: error: {message} (see {self.prog} --help)\n")
         raise SystemExit(2)
+
+
+def list_of(check: Callable[..., Any], *args: Any, **kwargs: Any) -> Callable[[str], Any]:
+    """argparse ``type=`` for a comma-separated list (``0.3,1,3``), validated element-wise."""
+
+    def convert(text: str) -> tuple[Any, ...]:
+        try:
+            return tuple(check("value", x.strip(), *args, **kwargs) for x in text.split(",") if x)
+        except InputError as exc:
+            raise argparse.ArgumentTypeError(str(exc).removeprefix("value: ")) from None
+
+    convert.__name__ = "list"
+    return convert
+
+
+def add_cluster_arguments(parser: argparse.ArgumentParser, *, threads: bool = True) -> None:
+    """``--scheduler``, ``--workers``, ``--connect-timeout`` (and ``--threads-per-worker``) of a
+    command that runs a grid on :mod:`theory.base.sweeps`."""
+    from theory.base.cluster import CONNECT_TIMEOUT
+    from theory.base.errors import check_range
+
+    parser.add_argument(
+        "--scheduler",
+        default=None,
+        help="Dask scheduler address (tcp://host:8786) of a running cluster; default: a "
+        "LocalCluster of worker processes on this machine; 'synchronous' runs in-process",
+    )
+    parser.add_argument(
+        "--workers",
+        type=arg_type(check_int, lo=1),
+        default=None,
+        help="LocalCluster worker processes (default: number of cores; not with --scheduler)",
+    )
+    if threads:
+        parser.add_argument(
+            "--threads-per-worker",
+            "--threads",
+            dest="threads_per_worker",
+            type=arg_type(check_int, lo=1),
+            default=1,
+            help="CPU threads of each run (default 1: fastest on a shared machine; exact step "
+            "counts depend on it, docs/statistics.md)",
+        )
+    parser.add_argument(
+        "--connect-timeout",
+        type=arg_type(check_range, 0.0, 3600.0, lo_open=True),
+        default=CONNECT_TIMEOUT,
+        metavar="SECONDS",
+        help=f"how long to wait for --scheduler to answer (default {CONNECT_TIMEOUT:g})",
+    )
+
+
+def cluster_from_args(args: argparse.Namespace) -> Any:
+    """The :class:`theory.base.sweeps.ClusterSpec` the cluster flags describe (checked)."""
+    from theory.base.sweeps import ClusterSpec
+
+    return ClusterSpec(
+        scheduler=args.scheduler,
+        workers=args.workers,
+        threads_per_worker=getattr(args, "threads_per_worker", 1),
+        connect_timeout=args.connect_timeout,
+    )
 
 
 def _silence_stdout() -> None:

@@ -4,20 +4,24 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 
 from theory.base.cli import (
     FlagSpec,
+    add_cluster_arguments,
     add_config_file_argument,
     add_config_flags,
     add_out_argument,
     arg_type,
+    cluster_from_args,
     overrides_from_args,
 )
 from theory.base.configs import apply_overrides, load_config_file
 from theory.base.errors import InputError, check_int
 from theory.base.modular import OPS
 from transformer_check.crosscheck.config import PRESETS, CrosscheckConfig, make_config
+from transformer_check.crosscheck.decide_cli import add_decide_subparser, print_summary
 from transformer_check.crosscheck.run import run_crosscheck
 from transformer_check.presets import PRESETS as TRAIN_PRESETS
 
@@ -32,12 +36,18 @@ FLAGS: dict[str, FlagSpec] = {
         check=arg_type(check_int, lo=0),
         help="seed of the runs (init, samplers; the split without a train preset)",
     ),
+    "seeds": FlagSpec(
+        check=arg_type(check_int, lo=1, hi=1000),
+        help="number of seeds (seed, seed+1, ...): every leg runs on each, verdicts are pooled",
+    ),
     "train_preset": FlagSpec(choices=tuple(TRAIN_PRESETS), help="train on this training preset"),
     "train.steps": FlagSpec(check=arg_type(check_int, lo=1), help="transformer training steps"),
     "train.device": FlagSpec(help="cpu, cuda or auto"),
     "train.measures": FlagSpec(help="built-in measures of the main run"),
     "train.wd_sweep": FlagSpec(help="weight-decay sweep, multiples of the weight decay"),
-    "train.parallel_sweep": FlagSpec(help="sweep runs in worker processes"),
+    "train.parallel_sweep": FlagSpec(
+        help="transformer runs in Dask worker processes (--no-parallel-sweep: in this process)"
+    ),
     "sgld.eps": FlagSpec("--llc-eps", help="LLC: SGLD step size"),
     "sgld.gamma": FlagSpec("--llc-gamma", help="LLC: localisation strength"),
     "sgld.n_chains": FlagSpec("--llc-chains", help="LLC: chains"),
@@ -66,9 +76,11 @@ def add_subparser(subparsers: argparse._SubParsersAction) -> None:
     )
     add_config_file_argument(sp)
     dests = add_config_flags(sp, CrosscheckConfig, FLAGS, defaults=CrosscheckConfig().resolved())
-    add_out_argument(sp, "runs/transformer_check-crosscheck")
+    add_cluster_arguments(sp)
+    add_out_argument(sp, "runs/transformer_check-crosscheck", resumable=True)
     sp.add_argument("--quiet", action="store_true", help="no progress bars")
     sp.set_defaults(func=_cmd, config_dests=dests)
+    add_decide_subparser(subparsers)
 
 
 def config_from_args(args: argparse.Namespace) -> CrosscheckConfig:
@@ -84,9 +96,10 @@ def config_from_args(args: argparse.Namespace) -> CrosscheckConfig:
 
 def _cmd(args: argparse.Namespace) -> int:
     cfg = config_from_args(args)
-    rep = run_crosscheck(cfg, args.out, progress=not args.quiet)
-    for key, s in rep["summary"].items():
-        val = "n/a" if s["value"] is None else f"{s['value']:.3g}"
-        print(f"{key:26s} {s['label']:9s} {val}")
+    cluster = cluster_from_args(args)
+    if args.scheduler is None and args.workers is None and not cfg.train.parallel_sweep:
+        cluster = dataclasses.replace(cluster, scheduler="synchronous")
+    rep = run_crosscheck(cfg, args.out, progress=not args.quiet, cluster=cluster)
+    print_summary(rep["summary"], rep["seeds"])
     print(f"report: {Path(args.out) / 'crosscheck.json'}  figure: {rep['paths']['figure']}")
     return 0

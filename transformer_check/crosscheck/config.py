@@ -39,6 +39,7 @@ __all__ = [
     "PRESETS",
     "make_config",
     "base_weight_decay",
+    "seed_list",
     "train_config",
     "sfm_betas",
     "sfm_configs",
@@ -142,13 +143,16 @@ class CrosscheckConfig:
     """What the crosscheck runs. Defaults: a few minutes on 2 CPU cores (docs/crosscheck.md).
 
     ``p`` and ``frac``: ``None`` = the training preset's task, or p 31, f 0.5 without one
-    (:meth:`resolved` fills them in).
+    (:meth:`resolved` fills them in). ``seeds``: the transformer runs, the weight-decay sweep and
+    the SFM run on the ``seeds`` seeds ``seed, seed+1, ...``; each prediction is decided per
+    seed and pooled (docs/statistics.md).
     """
 
     p: int | None = None
     op: str = "+"
     frac: float | None = None
     seed: int = 0
+    seeds: int = 1
     train_preset: str | None = None
     train: TrainSettings = field(default_factory=TrainSettings)
     sgld: SGLDSettings = field(default_factory=SGLDSettings)
@@ -163,6 +167,7 @@ class CrosscheckConfig:
             check_range("frac", self.frac, 0.0, 1.0, lo_open=True, hi_open=True)
         check_choice("op", self.op, OPS)
         check_int("seed", self.seed, lo=0)
+        check_int("seeds", self.seeds, lo=1, hi=1000)
         if self.train_preset is not None:
             check_choice("train_preset", self.train_preset, tuple(TRAIN_PRESETS))
             default = TrainSettings()
@@ -191,11 +196,14 @@ class CrosscheckConfig:
 
 
 PRESETS: dict[str, CrosscheckConfig] = {
-    "default": CrosscheckConfig(),
+    # 3 seeds: about 4-5 min on 2 cores (9 transformer runs); the smallest K whose t interval
+    # (t_0.975,2 = 4.30) can decide a statistic that is clearly on one side (docs/statistics.md)
+    "default": CrosscheckConfig(seeds=3),
     # tests and smoke runs: seconds; events may not occur (verdicts then say "undecided")
     "tiny": CrosscheckConfig(
         p=11,
         frac=0.6,
+        seeds=2,
         train=TrainSettings(
             model=ArchConfig(d_model=32, n_heads=2, d_head=16, d_mlp=64),
             steps=60,
@@ -210,11 +218,16 @@ PRESETS: dict[str, CrosscheckConfig] = {
         sfm=SFMSettings(steps=200),
     ),
     # the training presets (papers' settings; GPU when present for nanda/paper004)
-    "quick": CrosscheckConfig(train_preset="quick", train=TrainSettings(device="auto")),
+    "quick": CrosscheckConfig(seeds=4, train_preset="quick", train=TrainSettings(device="auto")),
     "nanda": CrosscheckConfig(
-        train_preset="nanda", train=TrainSettings(device="auto"), sfm=SFMSettings(steps=6000)
+        seeds=3,
+        train_preset="nanda",
+        train=TrainSettings(device="auto"),
+        sfm=SFMSettings(steps=6000),
     ),
+    # one seed: a 48-layer model for 100k steps is a GPU-day per seed; its verdicts say single_seed
     "paper004": CrosscheckConfig(
+        seeds=1,
         train_preset="paper004",
         train=TrainSettings(device="auto", wd_sweep=(1.0,)),
         sfm=SFMSettings(steps=6000),
@@ -237,10 +250,21 @@ def base_weight_decay(cfg: CrosscheckConfig) -> float:
     return preset(cfg.train_preset).weight_decay
 
 
-def train_config(cfg: CrosscheckConfig, weight_decay: float, with_measures: bool) -> TrainConfig:
-    """The transformer run at ``weight_decay``: the main run logs the built-in measures, a sweep
-    run (``with_measures=False``) none; neither checkpoints."""
+def seed_list(cfg: CrosscheckConfig) -> list[int]:
+    """The seeds the crosscheck runs: ``seed, seed+1, ..., seed+seeds-1``."""
+    return [cfg.seed + i for i in range(cfg.seeds)]
+
+
+def train_config(
+    cfg: CrosscheckConfig, weight_decay: float, with_measures: bool, seed: int | None = None
+) -> TrainConfig:
+    """The transformer run at ``weight_decay`` on ``seed`` (default ``cfg.seed``): the main run
+    logs the built-in measures, the progress measures and the LLC (:func:`measure_options`), a
+    sweep run (``with_measures=False``) none. Both checkpoint ten times, so a killed crosscheck
+    continues where it stopped."""
     cfg = cfg.resolved()
+    if seed is not None:
+        cfg = dataclasses.replace(cfg, seed=seed)
     t = cfg.train
     if cfg.train_preset is not None:
         base = preset(cfg.train_preset, op=cfg.op, p=cfg.p, frac=cfg.frac, steps=t.steps)
@@ -256,12 +280,18 @@ def train_config(cfg: CrosscheckConfig, weight_decay: float, with_measures: bool
             seed=cfg.seed,
             device=t.device,
         )
+    opts = measure_options(cfg)
     return dataclasses.replace(
         base,
         weight_decay=weight_decay,
-        measures=tuple(t.measures) if with_measures else (),
+        measures=(*t.measures, *opts) if with_measures else (),
+        measure_options=tuple(
+            (name, key, value) for name, o in opts.items() for key, value in o.items()
+        )
+        if with_measures
+        else (),
         measure_points=base.measure_points if with_measures else 0,
-        checkpoint_every=0,
+        checkpoint_every=max(1, t.steps // 10),
         snapshots=False,
     )
 
@@ -272,8 +302,9 @@ def sfm_betas(cfg: CrosscheckConfig) -> list[float]:
     return betas if cfg.sfm.beta in betas else [cfg.sfm.beta, *betas]
 
 
-def sfm_configs(cfg: CrosscheckConfig) -> list[Any]:
-    """One ``sfm.SFMConfig`` per beta of :func:`sfm_betas`, on the crosscheck's task."""
+def sfm_configs(cfg: CrosscheckConfig, seed: int | None = None) -> list[Any]:
+    """One ``sfm.SFMConfig`` per beta of :func:`sfm_betas`, on the crosscheck's task and ``seed``
+    (default ``cfg.seed``)."""
     from sfm import SFMConfig  # numba: only when the SFM leg runs
 
     cfg = cfg.resolved()
@@ -285,7 +316,7 @@ def sfm_configs(cfg: CrosscheckConfig) -> list[Any]:
             schedule=cfg.sfm.schedule,
             beta=b,
             steps=cfg.sfm.steps,
-            seed=cfg.seed,
+            seed=cfg.seed if seed is None else seed,
         )
         for b in sfm_betas(cfg)
     ]

@@ -1,5 +1,6 @@
 """Figure page of the cross-check: transformer measures, SFM curves and theory predictions on one
-rescaled time axis (tau: t_mem -> 0, t_gen -> 1; SPEC §4.4)."""
+rescaled time axis (tau: t_mem -> 0, t_gen -> 1, per seed; SPEC §4.4), each series the median
+over seeds with a min-max band, and the pooled verdicts."""
 
 from __future__ import annotations
 
@@ -15,9 +16,10 @@ from matplotlib.figure import Figure
 from theory.base.trajectory import Trajectory
 from theory.predictions import TaskPredictions
 from transformer_check.crosscheck.events import rescaled_time
-from transformer_check.crosscheck.verdicts import CrosscheckData, Sweeps, Verdict
+from transformer_check.crosscheck.pooled import PooledVerdict
+from transformer_check.crosscheck.verdicts import CrosscheckData, Sweeps
 
-__all__ = ["plot_crosscheck", "normalise"]
+__all__ = ["plot_crosscheck", "normalise", "band"]
 
 TC_COMPLEXITY = {
     "coarse_bytes": "coarse-grained size (paper 001)",
@@ -68,71 +70,104 @@ def _logged(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.nd
     return x[m], y[m], m
 
 
-def _panel_fit(ax: Axes, tc: Trajectory, sfm: Trajectory, x_tc, x_sfm) -> None:
+def _axis(trajs: Sequence[Trajectory]) -> tuple[list[np.ndarray], bool]:
+    """Each seed's x values: rescaled time when every seed has both events, else log10(1+step)
+    for all (one axis for every seed, or the band would mix two time scales)."""
+    xs = [_tau(t) for t in trajs]
+    if all(ok for _, ok in xs):
+        return [x for x, _ in xs], True
+    return [np.log10(1 + t.steps) for t in trajs], False
+
+
+def band(
+    xs: Sequence[np.ndarray], ys: Sequence[np.ndarray], n: int = 160
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Median and min-max over seeds of series ``ys[i]`` on axes ``xs[i]``, on a common grid.
+
+    Each seed's logged (finite) points are interpolated linearly on the grid inside their own
+    range and left out outside it, so a seed never contributes where it was not observed.
+    """
+    parts = [
+        _logged(np.asarray(x, float), np.asarray(y, float))[:2] for x, y in zip(xs, ys, strict=True)
+    ]
+    parts = [(x, y) for x, y in parts if len(x) >= 1]
+    if not parts:
+        e = np.array([])
+        return e, e, e, e
+    lo_x = min(float(x.min()) for x, _ in parts)
+    hi_x = max(float(x.max()) for x, _ in parts)
+    grid = np.linspace(lo_x, hi_x, n) if hi_x > lo_x else np.array([lo_x])
+    stack = np.full((len(parts), len(grid)), np.nan)
+    for i, (x, y) in enumerate(parts):
+        order = np.argsort(x)
+        x, y = x[order], y[order]
+        inside = (grid >= x[0]) & (grid <= x[-1])
+        stack[i, inside] = np.interp(grid[inside], x, y)
+    seen = np.isfinite(stack).any(axis=0)
+    grid, stack = grid[seen], stack[:, seen]
+    return grid, np.nanmedian(stack, 0), np.nanmin(stack, 0), np.nanmax(stack, 0)
+
+
+def _plot_band(ax: Axes, xs, ys, color: str, label: str, **kw) -> None:
+    g, med, lo, hi = band(xs, ys)
+    if not len(g):
+        return
+    ax.plot(g, med, color=color, label=label, **kw)
+    if len(xs) > 1:
+        ax.fill_between(g, lo, hi, color=color, alpha=0.15, lw=0)
+
+
+def _panel_fit(ax: Axes, tcs, sfms, x_tc, x_sfm) -> None:
     """(a) transformer accuracy and SFM relative error."""
-    ax.plot(x_tc, tc["train_acc"], color="C0", label="transformer train acc")
-    ax.plot(x_tc, tc["test_acc"], color="C0", ls="--", label="transformer test acc")
-    ax.plot(
-        x_sfm, 1 - np.clip(sfm["train_rel"], 0, 1), color="C3", label="SFM 1 − train rel. error"
-    )
-    ax.plot(
-        x_sfm,
-        1 - np.clip(sfm["test_rel"], 0, 1),
-        color="C3",
-        ls="--",
-        label="SFM 1 − test rel. error",
-    )
+    _plot_band(ax, x_tc, [t["train_acc"] for t in tcs], "C0", "transformer train acc")
+    _plot_band(ax, x_tc, [t["test_acc"] for t in tcs], "C0", "transformer test acc", ls="--")
+    err = [1 - np.clip(t["train_rel"], 0, 1) for t in sfms]
+    _plot_band(ax, x_sfm, err, "C3", "SFM 1 − train rel. error")
+    err = [1 - np.clip(t["test_rel"], 0, 1) for t in sfms]
+    _plot_band(ax, x_sfm, err, "C3", "SFM 1 − test rel. error", ls="--")
     ax.set_title("Fit: transformer accuracy and SFM relative error")
     ax.set_ylabel("accuracy / 1 − rel. error")
     ax.legend(fontsize=7, loc="lower right")
 
 
-def _panel_complexity(ax: Axes, tc: Trajectory, sfm: Trajectory, x_tc, x_sfm) -> None:
-    """(b) the complexity measures (normalised) against the SFM's lambda_hat."""
+def _panel_complexity(ax: Axes, tcs, sfms, x_tc, x_sfm) -> None:
+    """(b) the complexity measures (normalised per seed) against the SFM's lambda_hat."""
     for i, (k, lab) in enumerate(TC_COMPLEXITY.items()):
-        if k in tc and np.isfinite(tc[k]).sum() > 1:
-            x, _, m = _logged(x_tc, tc[k])
-            ax.plot(x, normalise(tc[k])[m], marker="o", ms=3, color=f"C{i}", label=lab)
-    ax.plot(x_sfm, normalise(sfm["lambda_hat"]), color="k", lw=2, alpha=0.6, label="SFM λ̂ = |S|/2")
-    ax.set_title("Complexity (each min–max normalised)")
+        if all(k in t and np.isfinite(t[k]).sum() > 1 for t in tcs):
+            _plot_band(ax, x_tc, [normalise(t[k]) for t in tcs], f"C{i}", lab, marker="")
+    lam = [normalise(t["lambda_hat"]) for t in sfms]
+    _plot_band(ax, x_sfm, lam, "k", "SFM λ̂ = |S|/2", lw=2, alpha=0.6)
+    ax.set_title("Complexity (each min–max normalised per seed)")
     ax.set_ylabel("normalised complexity")
     ax.legend(fontsize=7, loc="upper right")
 
 
-def _panel_fourier(
-    ax: Axes, tc: Trajectory, sfm: Trajectory, theory: TaskPredictions, x_tc, x_sfm
-) -> None:
+def _panel_fourier(ax: Axes, tcs, sfms, theory: TaskPredictions, x_tc, x_sfm) -> None:
     """(c) embedding Fourier concentration against the SFM support, with the theory's p^2, p."""
-    if "fourier_ipr" in tc:
-        x, y, _ = _logged(x_tc, tc["fourier_ipr"])
-        ax.plot(x, y, marker="o", ms=3, color="C2", label="transformer embedding IPR")
+    if all("fourier_ipr" in t for t in tcs):
+        _plot_band(ax, x_tc, [t["fourier_ipr"] for t in tcs], "C2", "transformer embedding IPR")
     ax.set_ylabel("IPR of |DFT2(W_E)|", color="C2")
     ax.set_yscale("log")
     twin = ax.twinx()
-    twin.plot(x_sfm, sfm["support"], color="C3", label="SFM support |S|")
+    _plot_band(twin, x_sfm, [t["support"] for t in sfms], "C3", "SFM support |S|")
+    right = max(float(np.max(x)) for x in x_sfm)
     twin.axhline(theory.support_mem, color="C3", ls=":", lw=1)
     twin.axhline(theory.support_gen, color="C3", ls="--", lw=1)
-    twin.text(x_sfm[-1], theory.support_mem, " theory p²", fontsize=7, va="bottom", ha="right")
-    twin.text(x_sfm[-1], theory.support_gen, " theory p", fontsize=7, va="bottom", ha="right")
+    twin.text(right, theory.support_mem, " theory p²", fontsize=7, va="bottom", ha="right")
+    twin.text(right, theory.support_gen, " theory p", fontsize=7, va="bottom", ha="right")
     twin.set_yscale("log")
     twin.set_ylabel("SFM support", color="C3")
     ax.set_title("Fourier collapse: embedding IPR and SFM support p² → p")
     _joint_legend(ax, twin, "center left")
 
 
-def _panel_llc(
-    ax: Axes, tc: Trajectory, sfm: Trajectory, theory: TaskPredictions, x_tc, x_sfm
-) -> None:
+def _panel_llc(ax: Axes, tcs, sfms, theory: TaskPredictions, x_tc, x_sfm) -> None:
     """(d) the transformer's LLC against the SFM's lambda_hat and the theory's lambdas."""
-    if "llc" in tc:
-        x, y, m = _logged(x_tc, tc["llc"])
-        ax.plot(x, y, marker="o", ms=3, color="C4", label="transformer LLC (SGLD)")
-        if "llc_se" in tc:
-            se = tc["llc_se"][m]
-            ax.fill_between(x, y - 2 * se, y + 2 * se, color="C4", alpha=0.2)
+    if all("llc" in t for t in tcs):
+        _plot_band(ax, x_tc, [t["llc"] for t in tcs], "C4", "transformer LLC (SGLD)")
     ax.set_ylabel("transformer LLC  λ̂(w*)", color="C4")
     twin = ax.twinx()
-    twin.plot(x_sfm, sfm["lambda_hat"], color="k", alpha=0.6, label="SFM λ̂")
+    _plot_band(twin, x_sfm, [t["lambda_hat"] for t in sfms], "k", "SFM λ̂", alpha=0.6)
     twin.axhline(theory.lambda_mem, color="k", ls=":", lw=1, label="theory λ_mem = p²/2")
     twin.axhline(theory.lambda_gen, color="k", ls="--", lw=1, label="theory λ_gen = p/2")
     twin.set_yscale("log")
@@ -147,32 +182,37 @@ def _joint_legend(ax: Axes, twin: Axes, loc: str) -> None:
     ax.legend(h1 + h2, l1 + l2, fontsize=7, loc=loc)
 
 
-def _panel_sweeps(ax: Axes, sweeps: Sweeps) -> None:
-    """(e) t_gen against regularisation strength, both relative to their defaults."""
-    systems = (
-        (sweeps.transformer, "C0", "transformer (weight decay)"),
-        (sweeps.sfm, "C3", "SFM (gate β)"),
-    )
-    finite = [float(v) for sw, _, _ in systems for v in sw.t_gen if v is not None]
+def _panel_sweeps(ax: Axes, sweeps: Sequence[Sweeps]) -> None:
+    """(e) t_gen against regularisation strength (relative to the default): the median over seeds
+    with min-max whiskers; seeds that never grokked are counted at the ceiling."""
+    finite = [
+        float(v)
+        for sw in sweeps
+        for one in (sw.transformer, sw.sfm)
+        for v in one.t_gen
+        if v is not None
+    ]
     ceiling = 1.6 * max(finite) if finite else 1.0
     ticks: set[float] = set()
-    for sw, color, lab in systems:
-        s = np.asarray(sw.strength, dtype=float)
-        t = np.array([np.nan if v is None else float(v) for v in sw.t_gen])
+    for which, color, lab in (("transformer", "C0", "transformer (weight decay)"),
+                              ("sfm", "C3", "SFM (gate β)")):  # fmt: skip
+        runs = [getattr(sw, which) for sw in sweeps]
+        s = np.asarray(runs[0].strength, dtype=float)
+        t = np.array([[np.nan if v is None else float(v) for v in r.t_gen] for r in runs])
         x = s / np.median(s)
         ticks.update(round(float(v), 3) for v in x)
-        ax.plot(x, t, marker="o", color=color, label=lab)
-        miss = ~np.isfinite(t)
-        if miss.any():  # never grokked: drawn at the ceiling with an open marker
-            ax.scatter(
-                x[miss],
-                np.full(miss.sum(), ceiling),
-                marker="^",
-                facecolors="none",
-                edgecolors=color,
-                s=60,
-                label=f"{lab.split()[0]}: did not grok",
-            )
+        with np.errstate(all="ignore"):
+            med = np.array([np.nanmedian(c) if np.isfinite(c).any() else np.nan for c in t.T])
+            lo = np.array([np.nanmin(c) if np.isfinite(c).any() else np.nan for c in t.T])
+            hi = np.array([np.nanmax(c) if np.isfinite(c).any() else np.nan for c in t.T])
+        ax.errorbar(x, med, yerr=[med - lo, hi - med], marker="o", color=color, capsize=3,
+                    label=f"{lab}: median, min–max over {len(runs)} seed(s)")  # fmt: skip
+        miss = (~np.isfinite(t)).sum(axis=0)
+        for xi, m in zip(x, miss, strict=True):
+            if m:  # never grokked: an open marker at the ceiling, with the count
+                ax.scatter([xi], [ceiling], marker="^", facecolors="none", edgecolors=color, s=60)
+                ax.annotate(f"{m}/{len(runs)} no grok", (xi, ceiling), fontsize=6, color=color,
+                            xytext=(4, 2), textcoords="offset points")  # fmt: skip
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
@@ -184,49 +224,57 @@ def _panel_sweeps(ax: Axes, sweeps: Sweeps) -> None:
     ax.legend(fontsize=7)
 
 
-def _panel_verdicts(ax: Axes, verdicts: Sequence[Verdict]) -> None:
-    """(f) the verdict table."""
+def _panel_verdicts(ax: Axes, pooled: Sequence[PooledVerdict]) -> None:
+    """(f) the pooled verdict table."""
     ax.axis("off")
-    lines = ["SPEC §4.4 verdicts", ""]
-    for i, v in enumerate(verdicts, 1):
-        val = "n/a" if v.value is None else f"{v.value:.3g}"
+    k = pooled[0].n_seeds if pooled else 0
+    lines = [f"SPEC §4.4 verdicts over {k} seed(s)", ""]
+    for i, v in enumerate(pooled, 1):
+        val = "n/a" if v.mean is None else f"{v.mean:.3g}"
+        ci = f" [{v.ci[0]:.3g}, {v.ci[1]:.3g}] (95% CI)" if v.ci else ""
         lines.append(f"({i}) {v.label.upper():9s} {v.key}")
-        lines.append(f"     statistic = {val}")
+        lines.append(f"     mean = {val}{ci}; holds in {v.n_holds}/{v.n_seeds}")
         lines += textwrap.wrap(
-            f"threshold {v.threshold}", 62, initial_indent="     ", subsequent_indent="       "
+            f"rule: {v.rule}", 62, initial_indent="     ", subsequent_indent="       "
         )
         if v.reason:
-            lines.append(f"     ({v.reason})")
-    ax.text(0.0, 1.0, "\n".join(lines), va="top", family="monospace", fontsize=7.5)
+            lines += textwrap.wrap(
+                f"({v.reason})", 62, initial_indent="     ", subsequent_indent="      "
+            )
+    ax.text(0.0, 1.0, "\n".join(lines), va="top", family="monospace", fontsize=7)
 
 
 def plot_crosscheck(
-    data: CrosscheckData, theory: TaskPredictions, verdicts: Sequence[Verdict]
+    datas: Sequence[CrosscheckData], theory: TaskPredictions, pooled: Sequence[PooledVerdict]
 ) -> Figure:
-    """Six panels: accuracy, complexity, Fourier/support, LLC/lambda, sweeps, verdicts."""
-    tc, sfm = data.transformer, data.sfm
-    x_tc, ok_tc = _tau(tc)
-    x_sfm, ok_sfm = _tau(sfm)
+    """Six panels: accuracy, complexity, Fourier/support, LLC/lambda, sweeps, verdicts; every
+    series is the median over seeds with its min-max band."""
+    tcs = [d.transformer for d in datas]
+    sfms = [d.sfm for d in datas]
+    x_tc, ok_tc = _axis(tcs)
+    x_sfm, ok_sfm = _axis(sfms)
     both = ok_tc and ok_sfm
     fig, axes = plt.subplots(2, 3, figsize=(17, 9.5))
     (a1, a2, a3), (a4, a5, a6) = axes
-    _panel_fit(a1, tc, sfm, x_tc, x_sfm)
-    _panel_complexity(a2, tc, sfm, x_tc, x_sfm)
-    _panel_fourier(a3, tc, sfm, theory, x_tc, x_sfm)
-    _panel_llc(a4, tc, sfm, theory, x_tc, x_sfm)
+    _panel_fit(a1, tcs, sfms, x_tc, x_sfm)
+    _panel_complexity(a2, tcs, sfms, x_tc, x_sfm)
+    _panel_fourier(a3, tcs, sfms, theory, x_tc, x_sfm)
+    _panel_llc(a4, tcs, sfms, theory, x_tc, x_sfm)
     a4.set_xlabel(
-        "rescaled log time  τ = ln(1+t)−ln(1+t_mem) / (ln(1+t_gen)−ln(1+t_mem))"
+        "rescaled log time  τ = ln(1+t)−ln(1+t_mem) / (ln(1+t_gen)−ln(1+t_mem)), per seed"
         if both
-        else "log10(1 + step)  (an event is missing: not rescaled)"
+        else "log10(1 + step)  (an event is missing in some seed: not rescaled)"
     )
     for ax in (a1, a2, a3, a4):
         _events(ax, both)
         ax.grid(alpha=0.3)
-    _panel_sweeps(a5, data.sweeps)
+    _panel_sweeps(a5, [d.sweeps for d in datas])
     a5.grid(alpha=0.3, which="both")
-    _panel_verdicts(a6, verdicts)
+    _panel_verdicts(a6, pooled)
+    k = len(datas)
     fig.suptitle(
-        f"Cross-check on a ∘ b mod {data.p}: transformer vs singular feature machine vs theory",
+        f"Cross-check on a ∘ b mod {datas[0].p}: transformer vs singular feature machine vs "
+        f"theory ({k} seed{'s' if k > 1 else ''}: median, band = min–max over seeds)",
         fontsize=13,
     )
     fig.tight_layout()

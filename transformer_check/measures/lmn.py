@@ -119,35 +119,18 @@ def linear_mapping_number(
 
 
 def transformer_tail(model: nn.Module) -> Callable[[Tensor], Tensor]:
-    """``f``: last block's post-attention residual (last position) -> logits (contract model)."""
-    blk = model.blocks[-1]
-    ln = getattr(blk, "layernorm", None)
-
-    def f(mid: Tensor) -> Tensor:
-        m_in = blk.ln2(mid) if ln == "pre" else mid
-        x = mid + blk.mlp.hidden(m_in) @ blk.mlp.W_out + blk.mlp.b_out
-        if ln == "post":
-            x = blk.ln2(x)
-        return model.unembed(x)
-
-    return f
+    """``f``: last block's post-attention residual (last position) -> logits: the model's
+    ``logits_from_mid`` (docs/model_protocol.md)."""
+    return model.logits_from_mid
 
 
 @torch.no_grad()
 def transformer_mid_resid(model: nn.Module, tokens: Tensor) -> Tensor:
-    """Last block's MLP-input residual at the last position ``[B, d_model]`` (from the cache)."""
+    """Last block's MLP-input residual at the last position ``[B, d_model]``: the cache's
+    ``resid_mid`` of the last layer (docs/model_protocol.md)."""
     cache: dict = {}
     model(tokens, cache=cache)
-    last = len(model.blocks) - 1
-    blk = model.blocks[last]
-    pre = cache[act_name("resid_pre", last)][:, -1]
-    heads = cache.get(act_name("attn_head_out", last))
-    if heads is None:  # the layer was skipped
-        return pre
-    mid = pre + heads[:, -1].sum(dim=1)
-    if getattr(blk, "layernorm", None) == "post":
-        mid = blk.ln1(mid)
-    return mid
+    return cache[act_name("resid_mid", model.cfg.n_layers - 1)][:, -1]
 
 
 def lmn_measure(n_samples: int = 48, seed: int = 0) -> Callable[[nn.Module, object], dict]:

@@ -119,7 +119,7 @@ def skip_ablation(
 
     ``skip_acc.none`` is the unablated accuracy for reference.
     """
-    n_layers = len(model.blocks)
+    n_layers = model.cfg.n_layers
     rs = list(ranges) if ranges is not None else layer_ranges(n_layers)
     out = {"skip_acc.none": float((model(x).argmax(-1) == y).double().mean())}
     for a, b in rs:

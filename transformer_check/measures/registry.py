@@ -34,6 +34,7 @@ from transformer_check.measures.fourier import FourierOptions, fourier_measures
 from transformer_check.measures.llc import LLC_MEASURE_CONFIG, SGLDConfig, llc_measure
 from transformer_check.measures.lmn import LMNOptions, lmn_measure
 from transformer_check.measures.mediation import MediationOptions, mediation_measure
+from transformer_check.measures.nanda import NandaOptions, nanda_measure
 from transformer_check.measures.sparsity import SparsityOptions, sparsity_measure
 from transformer_check.measures.spectral import SpectralOptions, spectral_measures
 from transformer_check.measures.weight_entropy import WeightEntropyOptions, weight_entropy_measure
@@ -54,7 +55,7 @@ __all__ = [
 ]
 
 # ``fn(model, dataset) -> {key: value}``; values are floats except a few descriptive strings
-# (``fourier_key_freqs``).
+# (``fourier_key_freqs``, ``nanda_key_freqs``).
 MeasureFn = Callable[[Any, Any], dict[str, Any]]
 
 
@@ -106,6 +107,8 @@ _SPECS = (
     MeasureSpec("lmn", LMNOptions, keywords(lmn_measure), progress=True),
     MeasureSpec("mediation", MediationOptions, keywords(mediation_measure), progress=True),
     MeasureSpec("llc", SGLDConfig, llc_measure, defaults=LLC_MEASURE_CONFIG, progress=True),
+    # Nanda et al. 2023's Fourier progress measures (docs/nanda_measures.md): opt-in.
+    MeasureSpec("nanda", NandaOptions, keywords(nanda_measure), progress=True),
 )
 MEASURES: dict[str, MeasureSpec] = {s.name: s for s in _SPECS}
 BUILTIN_MEASURES = tuple(s.name for s in _SPECS if not s.progress)

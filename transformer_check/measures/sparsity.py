@@ -55,7 +55,7 @@ def mlp_hidden_activations(model: nn.Module, tokens: Tensor) -> dict[int, Tensor
     cache: dict = {}
     model(tokens, cache=cache)
     # A skipped block leaves no entry, so its layer is absent rather than empty.
-    names = {lay: act_name("mlp_hidden", lay) for lay in range(len(model.blocks))}
+    names = {lay: act_name("mlp_hidden", lay) for lay in range(model.cfg.n_layers)}
     return {lay: cache[n] for lay, n in names.items() if n in cache}
 
 
