@@ -387,12 +387,14 @@ def _run_on_dask(todo, fn, abs_out, cluster, client, metadata, setup, bars, take
 
     local = None
     if client is None:
-        local = LocalCluster(
-            n_workers=cluster.workers or os.cpu_count() or 1,
-            threads_per_worker=1,  # one point per worker process; its own threads are fn's
-            processes=True,
-            dashboard_address=None,
-        )
+        with warnings.catch_warnings():  # its HTTP server moving off a busy port 8787 is no news
+            warnings.filterwarnings("ignore", message="Port .* is already in use")
+            local = LocalCluster(
+                n_workers=cluster.workers or os.cpu_count() or 1,
+                threads_per_worker=1,  # one point per worker process; its own threads are fn's
+                processes=True,
+                dashboard_address=None,
+            )
         client = Client(local)
     try:
         futs = {

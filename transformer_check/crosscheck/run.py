@@ -47,7 +47,7 @@ from transformer_check.crosscheck.verdicts import (
     Thresholds,
     Verdict,
 )
-from transformer_check.sweep import run_train_points, train_point
+from transformer_check.sweep import point_entry, run_train_points, train_point
 
 __all__ = [
     "SFMLeg",
@@ -102,8 +102,6 @@ def _wds(cfg: CrosscheckConfig) -> list[tuple[float, float]]:
 def transformer_points(cfg: CrosscheckConfig) -> list[tuple[str, dict[str, Any]]]:
     """Every transformer run: per seed the main run (multiple 1 of the weight decay, every
     measure, its rows kept) and the sweep's other weight decays (no measures)."""
-    from transformer_check.sweep import point_entry
-
     wds = _wds(cfg)
     if not any(m == 1.0 for m, _ in wds):
         wds = [(1.0, base_weight_decay(cfg)), *wds]
