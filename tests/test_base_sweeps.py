@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import json
 import os
-import threading
+import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -345,42 +346,49 @@ def test_local_cluster_of_two_processes_gives_the_synchronous_records(tmp_path):
     assert sorted(p.name for p in (tmp_path / "dask" / "runs").iterdir()) == sorted(calls)
 
 
+_TWO_SWEEPS_SCRIPT = """
+import pathlib, sys, time
+from theory.base.sweeps import ClusterSpec, point_key, product_grid, run_points
+
+def held(pt, work_dir, report):  # waits (at most 30 s) for the file pt["go"]
+    deadline = time.monotonic() + 30
+    while not pathlib.Path(pt["go"]).exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return {"value": pt["a"]}
+
+if __name__ == "__main__":
+    addr, out, go = sys.argv[1:4]
+    pts = [(point_key("held", pt), pt) for pt in product_grid({"a": [1, 2]}, go=go)]
+    run_points(pts, held, out, ClusterSpec(addr), progress=False)
+"""
+
+
 def test_two_sweeps_of_one_grid_on_one_scheduler_each_get_their_records(tmp_path):
-    """Two users (or a rerun into another --out) send the same grid to one shared scheduler."""
+    """Two users (or a rerun into another --out) send the same grid to one shared scheduler at
+    the same time, each from its own process (as users do): each gets its own records."""
     distributed = pytest.importorskip("distributed")
     go = tmp_path / "go"
+    script = tmp_path / "two_sweeps.py"
+    script.write_text(_TWO_SWEEPS_SCRIPT)
     pts = [(point_key("held", pt), pt) for pt in product_grid({"a": [1, 2]}, go=str(go))]
-    results: dict[str, object] = {}
     with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+        n_workers=4, threads_per_worker=1, processes=False, protocol="tcp", dashboard_address=None
     ) as lc:
-        spec = ClusterSpec(lc.scheduler_address)
-
-        def sweep(name):
-            try:
-                results[name] = run_points(pts, held_run, tmp_path / name, spec, progress=False)
-            except Exception as exc:  # noqa: BLE001 - reported by the assertion below
-                results[name] = exc
-
-        threads = [threading.Thread(target=sweep, args=(n,)) for n in ("one", "two")]
-        for t in threads:
-            t.start()
+        procs = {
+            name: subprocess.Popen(
+                [sys.executable, str(script), lc.scheduler_address, str(tmp_path / name), str(go)],
+                stderr=subprocess.PIPE,
+                text=True,
+            )  # fmt: skip
+            for name in ("one", "two")
+        }
         # the points wait for "go" until both sweeps have submitted (4 tasks; 2 if they clash)
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + 60
         while len(lc.scheduler.tasks) < 2 * len(pts) and time.monotonic() < deadline:
             time.sleep(0.05)
         go.touch()
-        for t in threads:
-            t.join(timeout=120)
-    for name in ("one", "two"):
-        assert not isinstance(results[name], Exception), results[name]
+        errs = {name: p.communicate(timeout=120)[1] for name, p in procs.items()}
+    for name, p in procs.items():
+        assert p.returncode == 0, errs[name]
         got = sorted(p.stem for p in (tmp_path / name / "points").glob("*.json"))
         assert got == sorted(k for k, _ in pts), f"{name}: records {got}"
-
-
-def held_run(pt, work_dir, report):
-    """A point that waits (at most 30 s) for the file ``pt["go"]``."""
-    deadline = time.monotonic() + 30
-    while not Path(pt["go"]).exists() and time.monotonic() < deadline:
-        time.sleep(0.02)
-    return {"value": pt["a"]}
