@@ -67,8 +67,7 @@ class TransformerSweepSpec:
 
     def __post_init__(self) -> None:
         for name in AXES:
-            attr = "seeds" if name == "seed" else name
-            values = getattr(self, attr)
+            values = self.values(name)
             if values is not None:
                 sweeps.check_axis(_FLAGS.get(name, f"--{name}"), values)
         for name in self.preset:
@@ -89,9 +88,13 @@ class TransformerSweepSpec:
             check_int("--steps", self.steps, lo=1)
         grid_points(self)  # every run's TrainConfig checks itself before any work
 
+    def values(self, axis: str) -> tuple[Any, ...] | None:
+        """The values given for ``axis`` (one of :data:`AXES`; ``seed`` is the ``seeds`` field)."""
+        return getattr(self, "seeds" if axis == "seed" else axis)
+
     def swept(self) -> list[str]:
         """The axes given more than one value."""
-        return [a for a in AXES if len(getattr(self, "seeds" if a == "seed" else a) or ()) > 1]
+        return [a for a in AXES if len(self.values(a) or ()) > 1]
 
 
 def train_point(labels: dict[str, Any], cfg: TrainConfig, keep_rows: bool = False) -> dict:
