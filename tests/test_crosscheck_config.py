@@ -22,8 +22,8 @@ from transformer_check.presets import preset
 
 # The main run logs the progress measures and the LLC beside the built-in ones (the crosscheck
 # once added them outside the TrainConfig); both runs checkpoint ten times (steps // 10), so a
-# killed crosscheck continues.
-PROGRESS_MEASURES = ("sparsity", "weight_entropy", "circuit", "lmn", "mediation", "llc")
+# killed crosscheck continues. The ring (paper 004) is logged since the condensation verdicts.
+PROGRESS_MEASURES = ("sparsity", "weight_entropy", "circuit", "lmn", "mediation", "ring", "llc")
 
 # What default, tiny and quick resolved to before the redesign (read from the flat config).
 EXPECTED = {
@@ -52,7 +52,7 @@ EXPECTED = {
             "amp": False,
             "eval_points": 60,
             "measure_points": 12,
-            "measures": ("spectral", "compression", "fourier", *PROGRESS_MEASURES),
+            "measures": ("spectral", "compression", "fourier", "bdm", *PROGRESS_MEASURES),
             "coarse_eps": 0.1,
             "coarse_budget": 24,
             "checkpoint_every": 150,
@@ -160,7 +160,7 @@ EXPECTED = {
             "amp": False,
             "eval_points": 200,
             "measure_points": 25,
-            "measures": ("spectral", "compression", "fourier", *PROGRESS_MEASURES),
+            "measures": ("spectral", "compression", "fourier", "bdm", *PROGRESS_MEASURES),
             "coarse_eps": 0.1,
             "coarse_budget": 24,
             "checkpoint_every": 300,
@@ -248,7 +248,7 @@ def test_presets_resolve_to_the_pinned_settings(name):
     opts = measure_options(r)
     assert opts["llc"] == exp["llc"]
     assert opts["lmn"] == exp["lmn"] and opts["mediation"] == exp["mediation"]
-    assert opts["weight_entropy"] == {"per_matrix": False}
+    assert opts["weight_entropy"] == {"per_matrix": False} and opts["ring"] == {}
     assert cfg.train.parallel_sweep == exp["parallel_sweep"]
 
 
@@ -335,3 +335,9 @@ def test_the_sweep_runs_of_every_seed_have_distinct_keys():
     # a different seed count keeps the shared seeds' runs (so --seeds 3 reuses a --seeds 2 run)
     two = {k for k, _ in transformer_points(dataclasses.replace(cfg, seeds=2))}
     assert two < {k for k, _ in pts}
+
+
+def test_deep_models_are_skip_ablated_on_their_thirds():
+    cfg = make_config("default")
+    assert "ranges" not in measure_options(cfg, n_layers=2)["mediation"]
+    assert measure_options(cfg, n_layers=6)["mediation"]["ranges"] == ((0, 2), (2, 4), (4, 6))

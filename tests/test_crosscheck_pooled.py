@@ -292,9 +292,20 @@ def test_rules_agree_with_the_verdict_functions():
 
 
 def test_rules_follow_the_thresholds():
-    th = Thresholds(conc_min=3.0, gap_max=0.2, llc_drop_min=0.4, support_tol=1.5)
+    th = Thresholds(
+        conc_min=3.0,
+        gap_max=0.2,
+        llc_drop_min=0.4,
+        support_tol=1.5,
+        ring_gain_min=0.25,
+        bdm_drop_min=0.15,
+        bypass_gap_min=0.35,
+        bypass_mem_min=0.45,
+    )
     r = rules_for(th)
-    assert [r[k].threshold for k in r] == [0.5, 3.0, 0.2, 0.0, 0.4]
+    assert [r[k].threshold for k in r] == [0.5, 3.0, 0.2, 0.0, 0.4, 0.25, 0.15, 0.35]
+    essential = r["bypass"].side_condition
+    assert "0.45" in essential.text and essential.test(0.45) and not essential.test(0.44)
     assert list(r) == list(RULES) and "x1.5" in r["fourier_collapse"].side_condition.text
     assert "[3, +inf)" in r["fourier_collapse"].statement
     assert "bounded" in r["regularisation_earlier"].why and "continuous" in r["llc_falls"].why
@@ -344,10 +355,13 @@ def _seed(g: float, gap: float, rho: float, drop: float, frac: float = 1.0) -> l
         _v("event_timing", gap, gap <= 0.5, ordering_ok=True),
         _v("regularisation_earlier", rho, rho < 0, sfm={"rho": -1.0}),
         _v("llc_falls", drop),
+        _v("ring", 0.5 + gap, above_null=0.3),
+        _v("bdm_drop", drop / 2, drop_minus_raw_drop=0.2),
+        _v("bypass", drop, min_train_cost_at_t_mem=0.9),
     ]
 
 
-def test_pool_verdicts_over_all_five_keys():
+def test_pool_verdicts_over_all_eight_keys():
     per_seed = [_seed(3, 0.1, -1, 0.8), _seed(2.8, 0.15, -0.5, 0.75), _seed(3.1, 0.05, -1, 0.78)]
     out = pool_verdicts(per_seed, seeds=[0, 1, 2])
     assert [p.key for p in out] == list(RULES)

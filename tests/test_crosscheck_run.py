@@ -12,6 +12,7 @@ import shutil
 
 import numpy as np
 import pytest
+from test_crosscheck_verdicts import condensation_series
 
 from theory.base.io import read_json
 from theory.base.sweeps import ClusterSpec
@@ -27,6 +28,9 @@ KEYS = [
     "event_timing",
     "regularisation_earlier",
     "llc_falls",
+    "ring",
+    "bdm_drop",
+    "bypass",
 ]
 JSON_KEYS = ["metadata", "seeds", "summary", "pooled", "per_seed", "events", "theory", "data"]
 JSON_KEYS += ["paths"]
@@ -247,6 +251,7 @@ def _clean_seed(shift: float, llc_end: float, p: int = 31) -> CrosscheckData:
         "lmn": _bump(s, 30 * shift, 500 * shift, lo=5, hi=20, end=6),
         "fourier_ipr": ipr,
         "llc": _bump(s, 40 * shift, 450 * shift, lo=5, hi=100, end=llc_end),
+        **condensation_series(s / shift),
     }
     series["llc"][5] = np.nan  # a step the LLC was not logged at: stored as null, read as NaN
     transformer = Trajectory(s, series, {"t_mem": 50.0 * shift, "t_gen": 1000.0 * shift})

@@ -41,8 +41,28 @@ def _early_collapse(p=31):
     return np.where(s < 1, 0.0, np.where(s < 3, p * p, p))
 
 
+def condensation_series(steps, n_layers=6):
+    """Paper 004's condensations on a clean story: a ring forming by t_gen, K_BDM falling 30%
+    from its plateau (raw size 5%), and after t_gen a bypassable middle third (thirds of 6)."""
+    gen = 1 / (1 + np.exp(-(np.log1p(steps) - math.log1p(600)) * 4))
+    w = n_layers // 3
+    thirds = [(0, w), (w, n_layers - w), (n_layers - w, n_layers)]
+    out = {
+        "ring_score": 0.25 + 0.7 * gen,
+        "ring_resid_score": 0.2 + 0.6 * gen,
+        "bdm_bits": _bump(steps, 40, 600, lo=900, hi=1000, end=700),
+        "bz2_naive_bytes": _bump(steps, 40, 600, lo=950, hi=1000, end=950),
+        "skip_acc.none": 0.02 + 0.98 * gen,
+        "skip_train_acc.none": np.ones_like(steps),
+    }
+    for i, (a, b) in enumerate(thirds):
+        out[f"skip_acc.{a}-{b}"] = np.full_like(steps, 0.02) + (0.9 * gen if i == 1 else 0)
+        out[f"skip_train_acc.{a}-{b}"] = np.full_like(steps, 0.02)
+    return out
+
+
 def synthetic_bundle():
-    """A clean grokking story that satisfies all five predictions."""
+    """A clean grokking story that satisfies all eight predictions."""
     test_loss = 4.0 - 3.9 / (1 + np.exp(-(np.log1p(STEPS) - math.log1p(600)) * 4))
     ipr = 0.01 + 0.2 / (1 + np.exp(-(np.log1p(STEPS) - math.log1p(400)) * 4))
     sfm_steps = np.arange(0, 400, dtype=float)
@@ -61,6 +81,7 @@ def synthetic_bundle():
             "lmn": _bump(STEPS, 30, 500, lo=5, hi=20, end=6),
             "fourier_ipr": ipr,
             "llc": _bump(STEPS, 40, 450, lo=5, hi=100, end=25),
+            **condensation_series(STEPS),
         },
         "sfm": {"step": sfm_steps, "support": support, "t_mem": 1, "t_gen": 90},
         "sweeps": {

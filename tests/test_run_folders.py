@@ -296,7 +296,7 @@ def test_bench_save_copies_the_run(evidence, tmp_path):
 def test_bench_defaults_write_under_runs(tmp_path):
     """Refused --save (no pybdm) runs nothing and touches no committed file; --help builds."""
     before = {p.name: p.stat().st_mtime_ns for p in (ROOT / "benchmarks" / "results").iterdir()}
-    for name in ("bdm", "llc", "sfm", "transformer"):
+    for name in ("bdm", "llc", "sfm", "transformer", "paper004"):
         res = subprocess.run(
             [sys.executable, str(ROOT / "benchmarks" / f"bench_{name}.py"), "--help"],
             capture_output=True,

@@ -254,7 +254,7 @@ def test_fourier_measures_concentration_rises():
 def test_registry_names_and_groups():
     assert BUILTIN_MEASURES == ("spectral", "compression", "fourier", "bdm")
     assert PROGRESS_MEASURES == (
-        "sparsity", "weight_entropy", "circuit", "lmn", "mediation", "llc", "nanda"
+        "sparsity", "weight_entropy", "circuit", "lmn", "mediation", "llc", "nanda", "ring"
     )  # fmt: skip
     assert ALL_MEASURES == BUILTIN_MEASURES + PROGRESS_MEASURES == tuple(MEASURES)
     for spec in MEASURES.values():

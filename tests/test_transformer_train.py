@@ -271,7 +271,7 @@ def test_measure_computes_every_measure_by_default(tmp_path):
     for key in ("act_sparsity", "weight_entropy", "circuit_complexity", "lmn", "cms_max", "llc"):
         assert isinstance(res[key], float) and np.isfinite(res[key]), key
     assert 0.0 <= res["act_sparsity"] <= 1.0 and res["lmn"] >= 1.0 - 1e-6
-    assert len(ALL_MEASURES) == 11
+    assert len(ALL_MEASURES) == 12
 
 
 def test_train_result_trajectory(tmp_path):

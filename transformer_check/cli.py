@@ -5,7 +5,14 @@ from __future__ import annotations
 import argparse
 
 from theory.base.cli import OccamArgumentParser, run_cli
-from transformer_check import export_cli, import_cli, measure_cli, sweep_cli, train_cli
+from transformer_check import (
+    bdm_ablation_cli,
+    export_cli,
+    import_cli,
+    measure_cli,
+    sweep_cli,
+    train_cli,
+)
 from transformer_check.crosscheck import add_subparser as crosscheck_cli
 
 __all__ = ["build_parser", "main"]
@@ -23,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
         export_cli.add_subparser,
         import_cli.add_subparser,
         sweep_cli.add_subparser,
+        bdm_ablation_cli.add_subparser,
         crosscheck_cli,
     ):
         register(sub)

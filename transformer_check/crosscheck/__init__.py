@@ -5,16 +5,22 @@
 CPU cores: the theory's numbers for the task (theory/), the singular feature machine on the same
 p, operation and train fraction (sfm/) with a sweep over its gate strength, and transformer training
 with every measure plus a weight-decay sweep; then it decides the five predictions of §4.4 and
-writes ``crosscheck.json``, CSV series and the figure page ``crosscheck.png/.svg``.
+paper 004's three condensations, and writes ``crosscheck.json``, CSV series and the figure page
+``crosscheck.png/.svg``.
 
-Modules: :mod:`.config` (nested configs, presets as data), :mod:`.events` and :mod:`.verdicts`
-(pure statistics over Trajectories), :mod:`.run` (the legs and the writing), :mod:`.plots`,
-:mod:`.cli`.
+Modules: :mod:`.config` (nested configs, presets as data), :mod:`.events`, :mod:`.verdicts` and
+:mod:`.condensation` (pure statistics over Trajectories), :mod:`.rules` and :mod:`.pooled`
+(pooling over seeds), :mod:`.run` (the legs and the writing), :mod:`.plots`, :mod:`.cli`.
 """
 
 from __future__ import annotations
 
 from transformer_check.crosscheck.cli import add_subparser
+from transformer_check.crosscheck.condensation import (
+    verdict_bdm_drop,
+    verdict_bypass,
+    verdict_ring,
+)
 from transformer_check.crosscheck.config import (
     PRESETS,
     CrosscheckConfig,
@@ -69,6 +75,9 @@ __all__ = [
     "verdict_timing",
     "verdict_regularisation",
     "verdict_llc",
+    "verdict_ring",
+    "verdict_bdm_drop",
+    "verdict_bypass",
     "decide_all",
     "run_crosscheck",
     "add_subparser",

@@ -67,7 +67,8 @@ def add_subparser(subparsers: argparse._SubParsersAction) -> None:
         help="theory vs SFM vs transformer: decide each SPEC §4.4 prediction",
         description=(
             "Run the theory, the SFM and transformer training with every measure on one task, "
-            "decide the five predictions of SPEC §4.4 and write crosscheck.json + figures. "
+            "decide the five predictions of SPEC §4.4 and paper 004's three condensations and write "
+            "crosscheck.json + figures. "
             "Flags override the preset (or the --config file)."
         ),
     )

@@ -24,8 +24,9 @@ from theory.base.errors import (
 )
 from theory.base.modular import OPS
 from transformer_check.config import TrainConfig
-from transformer_check.crosscheck.verdicts import Thresholds
+from transformer_check.crosscheck.verdict_base import Thresholds
 from transformer_check.data import TaskConfig
+from transformer_check.measures.mediation import layer_thirds
 from transformer_check.model import ArchConfig
 from transformer_check.presets import PRESETS as TRAIN_PRESETS
 from transformer_check.presets import preset
@@ -72,7 +73,7 @@ class TrainSettings:
     steps: int | None = None
     eval_points: int = 60
     measure_points: int = 12
-    measures: tuple[str, ...] = ("spectral", "compression", "fourier")
+    measures: tuple[str, ...] = ("spectral", "compression", "fourier", "bdm")
     wd_sweep: tuple[float, ...] = (0.3, 1.0, 3.0)
     parallel_sweep: bool = True
     device: str = "cpu"
@@ -280,7 +281,7 @@ def train_config(
             seed=cfg.seed,
             device=t.device,
         )
-    opts = measure_options(cfg)
+    opts = measure_options(cfg, base.model.n_layers)
     return dataclasses.replace(
         base,
         weight_decay=weight_decay,
@@ -322,15 +323,20 @@ def sfm_configs(cfg: CrosscheckConfig, seed: int | None = None) -> list[Any]:
     ]
 
 
-def measure_options(cfg: CrosscheckConfig) -> dict[str, dict[str, Any]]:
+def measure_options(cfg: CrosscheckConfig, n_layers: int = 1) -> dict[str, dict[str, Any]]:
     """Options of the progress measures and the LLC logged by the main run (``{name: {field:
-    value}}``, the registry's ``build_measures`` form); only the pooled weight entropy."""
+    value}}``, the registry's ``build_measures`` form); only the pooled weight entropy. A model
+    of ``n_layers >= 3`` blocks is skip-ablated on its thirds (verdict 8, paper 004)."""
     seed = cfg.seed
+    mediation: dict[str, Any] = {"n_pairs": cfg.progress.mediation_pairs, "seed": seed}
+    if n_layers >= 3:
+        mediation["ranges"] = tuple(layer_thirds(n_layers))
     return {
         "sparsity": {},
         "weight_entropy": {"per_matrix": False},
         "circuit": {"seed": seed},
         "lmn": {"n_samples": cfg.progress.lmn_samples, "seed": seed},
-        "mediation": {"n_pairs": cfg.progress.mediation_pairs, "seed": seed},
+        "mediation": mediation,
+        "ring": {},
         "llc": {**dataclasses.asdict(cfg.sgld), "seed": seed},
     }

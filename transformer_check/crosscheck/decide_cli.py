@@ -14,7 +14,7 @@ from theory.base.configs import apply_overrides, config_from_dict
 from theory.base.errors import InputError
 from theory.base.io import read_json, write_csv, write_json
 from theory.base.provenance import run_metadata
-from transformer_check.crosscheck.verdicts import Thresholds
+from transformer_check.crosscheck.verdict_base import Thresholds
 
 __all__ = ["add_decide_subparser", "print_summary", "load_crosscheck", "decide_again"]
 
@@ -26,6 +26,10 @@ THRESHOLD_FLAGS: dict[str, FlagSpec] = {
     "support_tol": FlagSpec(help="(2) allowed factor between the SFM support ratio and 1/p"),
     "gap_max": FlagSpec(help="(3) largest gap in rescaled time"),
     "llc_drop_min": FlagSpec(help="(5) least relative fall of the LLC"),
+    "ring_gain_min": FlagSpec(help="(6) least gain of the embedding's ring score from t_mem"),
+    "bdm_drop_min": FlagSpec(help="(7) least relative fall of K_BDM from its plateau"),
+    "bypass_gap_min": FlagSpec(help="(8) least margin of the middle third's bypass"),
+    "bypass_mem_min": FlagSpec(help="(8) least train-accuracy cost of any third at t_mem"),
 }
 
 
@@ -34,7 +38,7 @@ def add_decide_subparser(sub: argparse._SubParsersAction) -> None:
         "decide",
         help="decide a crosscheck's predictions again, with other thresholds, without training",
         description=(
-            "Read RUN/crosscheck.json (every seed's series), decide the five predictions per seed "
+            "Read RUN/crosscheck.json (every seed's series), decide the eight predictions per seed "
             "with the thresholds the run used, changed by the flags given, pool them over seeds "
             "and write decide.json and verdicts.csv. The run folder is left untouched."
         ),

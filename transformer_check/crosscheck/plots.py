@@ -15,9 +15,11 @@ from matplotlib.figure import Figure
 
 from theory.base.trajectory import Trajectory
 from theory.predictions import TaskPredictions
+from transformer_check.crosscheck.condensation import NULL_LEVEL, logged_thirds
 from transformer_check.crosscheck.events import rescaled_time
 from transformer_check.crosscheck.pooled import PooledVerdict
 from transformer_check.crosscheck.verdicts import CrosscheckData, Sweeps
+from transformer_check.measures.ring import ring_null_quantile
 
 __all__ = ["plot_crosscheck", "normalise", "band"]
 
@@ -176,6 +178,65 @@ def _panel_llc(ax: Axes, tcs, sfms, theory: TaskPredictions, x_tc, x_sfm) -> Non
     _joint_legend(ax, twin, "upper right")
 
 
+def _panel_ring(ax: Axes, tcs, p: int, x_tc) -> None:
+    """(g) the ring score of the embedding and of the answer's residual stream, with the null."""
+    for key, color, lab in (("ring_score", "C1", "token embedding"),
+                            ("ring_resid_score", "C5", "residual at '=' (mean per answer)")):  # fmt: skip
+        if all(key in t for t in tcs):
+            _plot_band(ax, x_tc, [t[key] for t in tcs], color, lab)
+    ax.axhline(ring_null_quantile(p, NULL_LEVEL), color="0.4", ls="--", lw=1,
+               label=f"null {NULL_LEVEL:.0%} quantile (no ring)")  # fmt: skip
+    ax.set_ylim(0, 1.02)
+    ax.set_ylabel("ring score (best key frequency)")
+    ax.set_title("Ring: residues on a circle ordered by k·a (paper 004)")
+    _legend(ax, "upper left")
+
+
+def _panel_bdm(ax: Axes, tcs, x_tc) -> None:
+    """(h) K_BDM of the quantised weights against the raw bz2 size, each over its value at init."""
+    for key, color, lab in (("bdm_bits", "C4", "K_BDM, quartile-quantised (paper 004)"),
+                            ("bz2_naive_bytes", "0.3", "bz2 of raw float32 weights")):  # fmt: skip
+        if all(key in t for t in tcs):
+            ys = [_over_first(t[key]) for t in tcs]
+            _plot_band(ax, x_tc, ys, color, lab)
+    ax.set_ylabel("size / size at init")
+    ax.set_title("BDM drop: quantised vs raw weights")
+    _legend(ax, "lower left")
+
+
+def _over_first(y: np.ndarray) -> np.ndarray:
+    y = np.asarray(y, float)
+    f = y[np.isfinite(y)]
+    return y / f[0] if len(f) and f[0] != 0 else y
+
+
+def _panel_bypass(ax: Axes, tcs, x_tc) -> None:
+    """(i) accuracy lost by skipping each third of the blocks: test (solid), train (dashed)."""
+    found = [logged_thirds(t.series) for t in tcs]
+    if any(f is None or not f[1] for f in found) or len({f[0] for f in found}) != 1:
+        n = {f[0] for f in found if f is not None}
+        why = f"{'/'.join(map(str, sorted(n)))} block(s)" if n else "not logged"
+        ax.text(0.5, 0.5, f"no thirds to skip ({why})", ha="center", va="center",
+                transform=ax.transAxes, color="0.4")  # fmt: skip
+    else:
+        for i, (a, b) in enumerate(found[0][1]):
+            for split, ls in (("skip_acc", "-"), ("skip_train_acc", "--")):
+                if all(f"{split}.{a}-{b}" in t for t in tcs):
+                    cost = [t[f"{split}.none"] - t[f"{split}.{a}-{b}"] for t in tcs]
+                    name = ("first", "middle", "last")[i]
+                    lab = f"skip {name} third [{a}, {b})" if ls == "-" else None
+                    _plot_band(ax, x_tc, cost, f"C{i}", lab, ls=ls)
+    ax.set_ylabel("accuracy lost by skipping")
+    ax.set_title("Bypass: skip-ablation of thirds (test —, train --)")
+    _legend(ax, "upper left")
+
+
+def _legend(ax: Axes, loc: str) -> None:
+    """A legend only when something was drawn (a series that was not logged draws nothing)."""
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=7, loc=loc)
+
+
 def _joint_legend(ax: Axes, twin: Axes, loc: str) -> None:
     h1, l1 = ax.get_legend_handles_labels()
     h2, l2 = twin.get_legend_handles_labels()
@@ -228,44 +289,46 @@ def _panel_verdicts(ax: Axes, pooled: Sequence[PooledVerdict]) -> None:
     """(f) the pooled verdict table."""
     ax.axis("off")
     k = pooled[0].n_seeds if pooled else 0
-    lines = [f"SPEC §4.4 verdicts over {k} seed(s)", ""]
+    lines = [f"Verdicts over {k} seed(s) (1-5: SPEC §4.4; 6-8: paper 004)", ""]
     for i, v in enumerate(pooled, 1):
         val = "n/a" if v.mean is None else f"{v.mean:.3g}"
         ci = f" [{v.ci[0]:.3g}, {v.ci[1]:.3g}] (95% CI)" if v.ci else ""
         lines.append(f"({i}) {v.label.upper():9s} {v.key}")
         lines.append(f"     mean = {val}{ci}; holds in {v.n_holds}/{v.n_seeds}")
-        lines += textwrap.wrap(
-            f"rule: {v.rule}", 62, initial_indent="     ", subsequent_indent="       "
-        )
         if v.reason:
             lines += textwrap.wrap(
-                f"({v.reason})", 62, initial_indent="     ", subsequent_indent="      "
+                f"({v.reason})", 70, initial_indent="     ", subsequent_indent="      "
             )
-    ax.text(0.0, 1.0, "\n".join(lines), va="top", family="monospace", fontsize=7)
+    lines += ["", "rules: docs/statistics.md; each verdict's in crosscheck.json"]
+    ax.text(0.0, 1.0, "\n".join(lines), va="top", family="monospace", fontsize=6.5)
 
 
 def plot_crosscheck(
     datas: Sequence[CrosscheckData], theory: TaskPredictions, pooled: Sequence[PooledVerdict]
 ) -> Figure:
-    """Six panels: accuracy, complexity, Fourier/support, LLC/lambda, sweeps, verdicts; every
-    series is the median over seeds with its min-max band."""
+    """Nine panels: accuracy, complexity, Fourier/support, LLC/lambda, sweeps, ring, BDM vs raw
+    size, skip-ablation of thirds, verdicts; every series is the median over seeds with its
+    min-max band."""
     tcs = [d.transformer for d in datas]
     sfms = [d.sfm for d in datas]
     x_tc, ok_tc = _axis(tcs)
     x_sfm, ok_sfm = _axis(sfms)
     both = ok_tc and ok_sfm
-    fig, axes = plt.subplots(2, 3, figsize=(17, 9.5))
-    (a1, a2, a3), (a4, a5, a6) = axes
+    fig, axes = plt.subplots(3, 3, figsize=(17, 14))
+    (a1, a2, a3), (a4, a5, a7), (a8, a9, a6) = axes
     _panel_fit(a1, tcs, sfms, x_tc, x_sfm)
     _panel_complexity(a2, tcs, sfms, x_tc, x_sfm)
     _panel_fourier(a3, tcs, sfms, theory, x_tc, x_sfm)
     _panel_llc(a4, tcs, sfms, theory, x_tc, x_sfm)
-    a4.set_xlabel(
+    _panel_ring(a7, tcs, datas[0].p, x_tc)
+    _panel_bdm(a8, tcs, x_tc)
+    _panel_bypass(a9, tcs, x_tc)
+    a9.set_xlabel(
         "rescaled log time  τ = ln(1+t)−ln(1+t_mem) / (ln(1+t_gen)−ln(1+t_mem)), per seed"
         if both
         else "log10(1 + step)  (an event is missing in some seed: not rescaled)"
     )
-    for ax in (a1, a2, a3, a4):
+    for ax in (a1, a2, a3, a4, a7, a8, a9):
         _events(ax, both)
         ax.grid(alpha=0.3)
     _panel_sweeps(a5, [d.sweeps for d in datas])

@@ -2,21 +2,23 @@
 
 Each ``verdict_*`` decides one prediction of §4.4 from metric series alone, so it is testable on
 synthetic series; :func:`decide_all` reads the transformer's and the SFM's
-:class:`~theory.base.trajectory.Trajectory` and the two regularisation sweeps and decides all five.
-A missing event gives "undecided", never a guess.
+:class:`~theory.base.trajectory.Trajectory` and the two regularisation sweeps and decides the five
+of §4.4 and paper 004's three condensations (:mod:`.condensation`). A missing event gives
+"undecided", never a guess.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from theory.base.errors import InputError, check_finite, check_range
+from theory.base.errors import InputError
 from theory.base.trajectory import Trajectory
+from transformer_check.crosscheck.condensation import decide_condensation
 from transformer_check.crosscheck.events import (
     as_float_array,
     complexity_profile,
@@ -26,6 +28,7 @@ from transformer_check.crosscheck.events import (
     spearman,
     transformer_events,
 )
+from transformer_check.crosscheck.verdict_base import Thresholds, Verdict
 
 __all__ = [
     "COMPLEXITY_KEYS",
@@ -45,56 +48,6 @@ __all__ = [
 # The transformer series that count as complexity measures for prediction (1), in the order the
 # primary measure of the timing verdict is chosen.
 COMPLEXITY_KEYS = ("coarse_bytes", "lmn", "circuit_complexity", "bdm_bits")
-
-
-@dataclass(frozen=True)
-class Thresholds:
-    """Decision thresholds of the five predictions (docs/crosscheck.md gives the reasons).
-
-    ``rho_min``: Spearman rank correlation of a complexity measure with the test loss after t_mem;
-    ``rise_min``/``fall_min``: rise from init to the memorised peak and fall from it to the end, as
-    fractions of the measure's range; ``conc_min``: growth factor of the embedding's Fourier IPR
-    from t_mem to the end; ``support_tol``: allowed factor between the SFM's final support ratio
-    and the theory's p/p^2; ``gap_max``: largest allowed difference in rescaled time between
-    matched events; ``llc_drop_min``: relative fall of the LLC from its memorised peak to the end.
-    """
-
-    rho_min: float = 0.5
-    rise_min: float = 0.05
-    fall_min: float = 0.2
-    conc_min: float = 1.5
-    support_tol: float = 2.0
-    gap_max: float = 0.5
-    llc_drop_min: float = 0.2
-
-    def __post_init__(self) -> None:
-        check_range("rho_min", self.rho_min, -1.0, 1.0)
-        for name in ("rise_min", "fall_min", "llc_drop_min"):
-            check_finite(name, getattr(self, name))
-        check_range("conc_min", self.conc_min, 0.0, None, lo_open=True)
-        check_range("support_tol", self.support_tol, 1.0, None)
-        check_range("gap_max", self.gap_max, 0.0, None)
-
-
-@dataclass
-class Verdict:
-    """One prediction, the statistic that decides it, its value, the threshold and the verdict.
-
-    ``holds`` is ``None`` when the data cannot decide (an event never occurred): never a guess.
-    """
-
-    key: str
-    prediction: str
-    statistic: str
-    value: float | None
-    threshold: str
-    holds: bool | None
-    details: dict[str, Any] = field(default_factory=dict)
-    reason: str = ""
-
-    @property
-    def label(self) -> str:
-        return {True: "holds", False: "fails", None: "undecided"}[self.holds]
 
 
 @dataclass(frozen=True)
@@ -134,7 +87,7 @@ class CrosscheckData:
     sweeps: Sweeps
 
     def decide(self, th: Thresholds | None = None) -> list[Verdict]:
-        """All five verdicts of these data (:func:`decide_all`)."""
+        """All eight verdicts of these data (:func:`decide_all`)."""
         return decide_all(self.transformer, self.sfm, self.sweeps, self.p, th or Thresholds())
 
 
@@ -379,10 +332,11 @@ def decide_all(
     p: int,
     th: Thresholds = Thresholds(),
 ) -> list[Verdict]:
-    """All five verdicts from the transformer's and the SFM's histories and the two sweeps.
+    """All eight verdicts from the transformer's and the SFM's histories and the two sweeps.
 
     ``transformer`` needs ``test_loss`` and the events t_mem/t_gen, and may carry the complexity
-    measures, ``fourier_ipr`` and ``llc``; ``sfm`` needs ``support`` and its t_mem/t_gen.
+    measures, ``fourier_ipr``, ``llc`` and the series of :mod:`.condensation`; ``sfm`` needs
+    ``support`` and its t_mem/t_gen.
     """
     steps = transformer.steps
     series = transformer.series
@@ -417,4 +371,4 @@ def decide_all(
         th,
     )
     v5 = verdict_llc(steps, transformer.series_or_nan("llc"), t_mem, t_gen, p, th)
-    return [v1, v2, v3, v4, v5]
+    return [v1, v2, v3, v4, v5, *decide_condensation(steps, series, t_mem, t_gen, p, th)]

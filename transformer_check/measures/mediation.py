@@ -10,7 +10,8 @@ logit (log-probability differences equal logit differences),
 averaged over ``n_pairs`` seeded pairs. ``cms_rel`` divides by the total effect
 ``[M(y2|s2) - M(y1|s2)] - [M(y2|s1) - M(y1|s1)]`` averaged over the same pairs (the share of the
 effect that flows through h). Skip-ablation: accuracy with a contiguous range of blocks bypassed
-(residual passes through unchanged).
+(residual passes through unchanged), on the test split (``skip_acc.*``) and on the train split
+(``skip_train_acc.*``: at memorisation only the train split can show that a range is essential).
 """
 
 from __future__ import annotations
@@ -32,17 +33,20 @@ __all__ = [
     "causal_mediation",
     "skip_ablation",
     "layer_ranges",
+    "layer_thirds",
     "mediation_measure",
 ]
 
 
 @dataclass(frozen=True)
 class MediationOptions:
-    """Knobs of :func:`mediation_measure`; ``ranges`` of blocks to skip (``None``: :func:`layer_ranges`)."""
+    """Knobs of :func:`mediation_measure`; ``ranges`` of blocks to skip (``None``: :func:`layer_ranges`);
+    ``train_split``: skip-ablate on the train split too."""
 
     n_pairs: int = 128
     seed: int = 0
     ranges: tuple[tuple[int, int], ...] | None = None
+    train_split: bool = True
 
     def __post_init__(self) -> None:
         check_int("n_pairs", self.n_pairs, 1)
@@ -111,33 +115,50 @@ def layer_ranges(n_layers: int, width: int | None = None) -> list[tuple[int, int
     return [(a, min(a + w, n_layers)) for a in range(0, n_layers, w)]
 
 
+def layer_thirds(n_layers: int) -> list[tuple[int, int]]:
+    """The first, middle and last thirds of ``n_layers >= 3`` blocks, ``[a, b)``: the outer two of
+    ``n_layers // 3`` blocks each, the middle one the rest (16/16/16 of 48, as paper 004 skips)."""
+    if n_layers < 3:
+        raise InputError(f"n_layers: thirds need at least 3 blocks, got {n_layers}")
+    w = n_layers // 3
+    return [(0, w), (w, n_layers - w), (n_layers - w, n_layers)]
+
+
 @torch.no_grad()
 def skip_ablation(
-    model: nn.Module, x: Tensor, y: Tensor, ranges: Sequence[tuple[int, int]] | None = None
+    model: nn.Module,
+    x: Tensor,
+    y: Tensor,
+    ranges: Sequence[tuple[int, int]] | None = None,
+    prefix: str = "skip_acc",
 ) -> dict[str, float]:
-    """Accuracy with each range of blocks bypassed; key ``skip_acc.{a}-{b}`` (b exclusive).
+    """Accuracy with each range of blocks bypassed; key ``{prefix}.{a}-{b}`` (b exclusive).
 
-    ``skip_acc.none`` is the unablated accuracy for reference.
+    ``{prefix}.none`` is the unablated accuracy for reference.
     """
     n_layers = model.cfg.n_layers
     rs = list(ranges) if ranges is not None else layer_ranges(n_layers)
-    out = {"skip_acc.none": float((model(x).argmax(-1) == y).double().mean())}
+    out = {f"{prefix}.none": float((model(x).argmax(-1) == y).double().mean())}
     for a, b in rs:
         if not (0 <= a < b <= n_layers):
             raise InputError(f"ranges: [{a}, {b}) is not a range of blocks in [0, {n_layers}]")
         pred = model(x, skip_layers=list(range(a, b))).argmax(-1)
-        out[f"skip_acc.{a}-{b}"] = float((pred == y).double().mean())
+        out[f"{prefix}.{a}-{b}"] = float((pred == y).double().mean())
     return out
 
 
 def mediation_measure(
-    n_pairs: int = 128, seed: int = 0, ranges: Sequence[tuple[int, int]] | None = None
+    n_pairs: int = 128,
+    seed: int = 0,
+    ranges: Sequence[tuple[int, int]] | None = None,
+    train_split: bool = True,
 ) -> Callable[[nn.Module, object], dict[str, float]]:
-    """Measure ``f(model, dataset)``: CMS summary and skip-ablation accuracies on the test split.
+    """Measure ``f(model, dataset)``: CMS summary and skip-ablation accuracies.
 
     Keys: ``cms_max`` (largest |CMS| over heads), ``cms_mean`` (mean |CMS|), ``cms.{l}.{h}``,
-    ``cms_total``, and the ``skip_acc.*`` of :func:`skip_ablation`. Pairs come from all p^2
-    inputs (fixed seed, so checkpoints share them).
+    ``cms_total``, the ``skip_acc.*`` of :func:`skip_ablation` on the test split and, with
+    ``train_split``, ``skip_train_acc.*`` on the train split. Pairs come from all p^2 inputs
+    (fixed seed, so checkpoints share them).
     """
 
     def measure(model: nn.Module, dataset: object) -> dict[str, float]:
@@ -156,6 +177,10 @@ def mediation_measure(
         xt = dataset.test_x.to(dev)  # type: ignore[attr-defined]
         yt = dataset.test_y.to(dev)  # type: ignore[attr-defined]
         out.update(skip_ablation(model, xt, yt, ranges))
+        if train_split:
+            xs = dataset.train_x.to(dev)  # type: ignore[attr-defined]
+            ys = dataset.train_y.to(dev)  # type: ignore[attr-defined]
+            out.update(skip_ablation(model, xs, ys, ranges, prefix="skip_train_acc"))
         return out
 
     return measure

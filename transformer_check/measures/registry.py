@@ -35,6 +35,7 @@ from transformer_check.measures.llc import LLC_MEASURE_CONFIG, SGLDConfig, llc_m
 from transformer_check.measures.lmn import LMNOptions, lmn_measure
 from transformer_check.measures.mediation import MediationOptions, mediation_measure
 from transformer_check.measures.nanda import NandaOptions, nanda_measure
+from transformer_check.measures.ring import RingOptions, ring_measure
 from transformer_check.measures.sparsity import SparsityOptions, sparsity_measure
 from transformer_check.measures.spectral import SpectralOptions, spectral_measures
 from transformer_check.measures.weight_entropy import WeightEntropyOptions, weight_entropy_measure
@@ -109,6 +110,7 @@ _SPECS = (
     MeasureSpec("llc", SGLDConfig, llc_measure, defaults=LLC_MEASURE_CONFIG, progress=True),
     # Nanda et al. 2023's Fourier progress measures (docs/nanda_measures.md): opt-in.
     MeasureSpec("nanda", NandaOptions, keywords(nanda_measure), progress=True),
+    MeasureSpec("ring", RingOptions, keywords(ring_measure), progress=True),
 )
 MEASURES: dict[str, MeasureSpec] = {s.name: s for s in _SPECS}
 BUILTIN_MEASURES = tuple(s.name for s in _SPECS if not s.progress)
