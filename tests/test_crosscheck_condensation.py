@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from test_crosscheck_verdicts import STEPS, T_GEN, T_MEM, condensation_series
 
+from theory.base.trajectory import Trajectory
 from transformer_check.crosscheck import Thresholds, verdict_bdm_drop, verdict_bypass, verdict_ring
 from transformer_check.crosscheck.condensation import decide_condensation, logged_thirds
 from transformer_check.crosscheck.pooled import pool_verdicts
@@ -118,3 +121,34 @@ def test_pooled_over_seeds_with_side_conditions():
     pooled = pool_verdicts(seeds, rules, [0, 1, 2])
     assert [pv.label for pv in pooled] == ["holds"] * 3
     assert all(pv.side_verdict is True for pv in pooled)
+
+
+def test_the_figure_draws_the_three_condensation_panels():
+    from test_crosscheck_run import _clean_seed
+
+    from theory.predictions import task_predictions
+    from transformer_check.crosscheck.plots import plot_crosscheck
+    from transformer_check.crosscheck.rules import rules_for
+
+    def drawable(d):
+        """The synthetic seed plus the accuracy and SFM series the other panels draw."""
+        tc, sf = d.transformer, d.sfm
+        acc = np.linspace(0, 1, len(tc.steps))
+        tc = Trajectory(tc.steps, {**tc.series, "train_acc": acc, "test_acc": acc}, tc.events)
+        rel = np.linspace(1, 0, len(sf.steps))
+        extra = {"train_rel": rel, "test_rel": rel, "lambda_hat": sf["support"] / 2}
+        sf = Trajectory(sf.steps, {**sf.series, **extra}, sf.events)
+        return dataclasses.replace(d, transformer=tc, sfm=sf)
+
+    datas = [drawable(_clean_seed(1.0, 25.0)), drawable(_clean_seed(1.1, 30.0))]
+    pooled = pool_verdicts([d.decide() for d in datas], rules_for(Thresholds()), [0, 1])
+    fig = plot_crosscheck(datas, task_predictions(P, 0.02, 0.5), pooled)
+    titles = [ax.get_title() for ax in fig.axes]
+    for word in ("Ring", "BDM drop", "Bypass"):
+        assert any(t.startswith(word) for t in titles), titles
+    bypass = next(ax for ax in fig.axes if ax.get_title().startswith("Bypass"))
+    labels = bypass.get_legend_handles_labels()[1]
+    thirds = {"first": (0, 2), "middle": (2, 4), "last": (4, 6)}
+    assert labels == [f"skip {n} third [{a}, {b})" for n, (a, b) in thirds.items()]
+    text = "".join(t.get_text() for ax in fig.axes for t in ax.texts)
+    assert "(8) HOLDS" in text and "bypass" in text

@@ -56,7 +56,7 @@ EXPECTED = {
             "coarse_eps": 0.1,
             "coarse_budget": 24,
             "checkpoint_every": 150,
-            "snapshots": False,
+            "snapshots": True,
             "preset": None,
         },
         "sweep_weight_decays": (0.3, 3.0),
@@ -110,7 +110,7 @@ EXPECTED = {
             "coarse_eps": 0.1,
             "coarse_budget": 24,
             "checkpoint_every": 6,
-            "snapshots": False,
+            "snapshots": True,
             "preset": None,
         },
         "sweep_weight_decays": (3.0,),
@@ -164,7 +164,7 @@ EXPECTED = {
             "coarse_eps": 0.1,
             "coarse_budget": 24,
             "checkpoint_every": 300,
-            "snapshots": False,
+            "snapshots": True,
             "preset": "quick",
         },
         "sweep_weight_decays": (0.3, 3.0),
@@ -232,7 +232,12 @@ def test_presets_resolve_to_the_pinned_settings(name):
     for w in sweep_wds:
         sweep = train_config(cfg, w, with_measures=False)
         assert sweep == dataclasses.replace(
-            main, weight_decay=w, measures=(), measure_points=0, measure_options=()
+            main,
+            weight_decay=w,
+            measures=(),
+            measure_points=0,
+            measure_options=(),
+            snapshots=False,
         )
     r = cfg.resolved()
     sfm = {

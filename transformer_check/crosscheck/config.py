@@ -64,7 +64,8 @@ class TrainSettings:
     Defaults: the SPEC §4.2 architecture at reduced width; lr/wd chosen so it groks by ~1000 steps.
     ``steps``: ``None`` = 1500, or the training preset's own. ``wd_sweep``: multiples of the weight
     decay for prediction (4); ``parallel_sweep``: those runs go to worker processes beside the
-    main run.
+    main run. ``snapshots``: the main run keeps the weights at every measure step (what
+    ``transformer_check bdm-ablation`` reads); off for models too large to keep 30 copies of.
     """
 
     model: ArchConfig = ArchConfig(d_model=64, n_heads=4, d_head=16, d_mlp=256)
@@ -77,6 +78,7 @@ class TrainSettings:
     wd_sweep: tuple[float, ...] = (0.3, 1.0, 3.0)
     parallel_sweep: bool = True
     device: str = "cpu"
+    snapshots: bool = True
 
     def __post_init__(self) -> None:
         check_positive("lr", self.lr)
@@ -230,7 +232,7 @@ PRESETS: dict[str, CrosscheckConfig] = {
     "paper004": CrosscheckConfig(
         seeds=1,
         train_preset="paper004",
-        train=TrainSettings(device="auto", wd_sweep=(1.0,)),
+        train=TrainSettings(device="auto", wd_sweep=(1.0,), snapshots=False),
         sfm=SFMSettings(steps=6000),
     ),
 }
@@ -293,7 +295,7 @@ def train_config(
         else (),
         measure_points=base.measure_points if with_measures else 0,
         checkpoint_every=max(1, t.steps // 10),
-        snapshots=False,
+        snapshots=with_measures and t.snapshots,
     )
 
 
