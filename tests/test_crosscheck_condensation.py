@@ -36,8 +36,8 @@ def test_the_clean_story_holds_with_the_stated_numbers():
     after = s["ring_score"][STEPS >= T_GEN].mean()
     assert ring.value == pytest.approx(after - s["ring_score"][i_mem], abs=1e-12)
     assert ring.details["null_quantile"] == pytest.approx(ring_null_quantile(P, 0.99))
-    # bdm: plateau = mean over [t_mem, t_gen], final = last value
-    win = (STEPS >= T_MEM) & (STEPS <= T_GEN)
+    # bdm: plateau = mean over [t_mem, t_gen), final = last value
+    win = (STEPS >= T_MEM) & (STEPS < T_GEN)
     plateau = s["bdm_bits"][win].mean()
     assert bdm.value == pytest.approx((plateau - s["bdm_bits"][-1]) / plateau, abs=1e-12)
     assert bdm.details["drop_minus_raw_drop"] > 0

@@ -302,7 +302,7 @@ def test_seeds_field_seed_list_and_per_seed_configs():
     assert seed_list(make_config("default")) == [0, 1, 2]
     # every preset states its seeds; more than one wherever a run is minutes, not GPU-days
     assert {n: c.seeds for n, c in PRESETS.items()} == {
-        "default": 3, "tiny": 2, "quick": 4, "nanda": 3, "paper004": 1
+        "default": 3, "tiny": 2, "quick": 4, "nanda": 3, "deep": 3, "paper004": 1
     }  # fmt: skip
     main4 = train_config(cfg, 1.0, with_measures=True, seed=4)
     main3 = train_config(cfg, 1.0, with_measures=True)
@@ -346,3 +346,15 @@ def test_deep_models_are_skip_ablated_on_their_thirds():
     cfg = make_config("default")
     assert "ranges" not in measure_options(cfg, n_layers=2)["mediation"]
     assert measure_options(cfg, n_layers=6)["mediation"]["ranges"] == ((0, 2), (2, 4), (4, 6))
+
+
+def test_the_deep_preset_decides_the_condensations_and_omits_the_llc():
+    cfg = make_config("deep")
+    main = train_config(cfg, 1.0, with_measures=True)
+    assert (main.model.n_layers, main.model.layernorm, main.preset) == (6, "pre", "deep")
+    assert "llc" not in main.measures and {"ring", "bdm", "mediation"} <= set(main.measures)
+    assert ("mediation", "ranges", ((0, 2), (2, 4), (4, 6))) in main.measure_options
+    assert not any(name == "llc" for name, _, _ in main.measure_options)
+    assert main.snapshots and cfg.train.wd_sweep == (1.0,) and cfg.seeds == 3
+    with pytest.raises(InputError, match="omit: must be one of"):
+        make_config("default", {"train.omit": ("nope",)})

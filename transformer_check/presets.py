@@ -7,6 +7,10 @@
 - ``demoss``: DeMoss et al. (paper 001, Table A.1): p 113, ``<x><op><y><=>``, post-LN GELU; + and
   * use f 0.2 and 1 layer with noise 1e-2; - and / use f 0.3 and 2 layers with noise 1e-3; spectral
   entropy beta 0.1; AdamW lr 1e-3, wd 1.
+- ``deep``: paper 004's architecture scaled to a CPU: GPT-2 style (pre-LN, GELU), 6 layers (thirds
+  of 2 for the skip-ablation), d_model 64, 4 heads x 16, d_mlp 256, on the quick task (p 47,
+  f 0.4), lr 1e-3 with 100 warm-up steps, wd 1, 3000 steps (docs/transformer_check.md gives its
+  measured cost and events).
 - ``paper004``: GPT-2 style (pre-LN, GELU), 48 layers, d_model 512, 8 heads x 64, d_mlp 2048,
   p 97, ``a op b =``, 100k steps; for a GPU.
 
@@ -52,6 +56,18 @@ PRESETS: dict[str, TrainConfig] = {
         measure_points=30,
         checkpoint_every=2000,
         preset="demoss",
+    ),
+    "deep": TrainConfig(
+        task=TaskConfig(p=47, frac=0.4),
+        model=ArchConfig(
+            d_model=64, n_heads=4, d_head=16, d_mlp=256, n_layers=6, act="gelu", layernorm="pre"
+        ),
+        steps=3000,
+        lr=1e-3,
+        warmup=100,
+        measure_points=25,
+        checkpoint_every=500,
+        preset="deep",
     ),
     "paper004": TrainConfig(
         task=TaskConfig(p=97, frac=0.3, fmt="a op b ="),

@@ -113,12 +113,12 @@ def verdict_ring(
 def _plateau_drop(
     steps: np.ndarray, y: np.ndarray, t_mem: float, t_gen: float
 ) -> dict[str, float] | None:
-    """Memorisation plateau (mean over logged steps in [t_mem, t_gen], or the first value after
-    t_mem if none lies there), final value, and the relative drop between them."""
+    """Memorisation plateau (mean over logged steps in [t_mem, t_gen), as bdm-ablation takes it,
+    or the first value after t_mem if none lies there), final value, and the relative drop."""
     s, v = finite_part(steps, y)
     if not len(s) or s[-1] < t_gen:
         return None
-    win = (s >= t_mem) & (s <= t_gen)
+    win = (s >= t_mem) & (s < t_gen)
     if win.any():
         plateau = float(v[win].mean())
     else:
@@ -148,7 +148,7 @@ def verdict_bdm_drop(
     v = Verdict(
         "bdm_drop",
         "K_BDM of quartile-quantised weights falls from its plateau at generalisation",
-        "(K_BDM plateau on [t_mem, t_gen] - final K_BDM) / plateau",
+        "(K_BDM plateau on [t_mem, t_gen) - final K_BDM) / plateau",
         None,
         f">= {th.bdm_drop_min} and more than the raw (bz2) size falls",
         None,
