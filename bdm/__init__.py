@@ -1,4 +1,4 @@
-"""bdm: Coding Theorem / Block Decomposition Method engine over the published CTM tables (SPEC §3)."""
+"""bdm: Coding Theorem / Block Decomposition Method engine over the published CTM tables (definitions §3)."""
 
 from .bitplane import BitPlaneTable
 from .engine import BDM, BDMResult, BlockCounts, NoBlocksError, PublishedTable, make_table

@@ -1,4 +1,4 @@
-"""The 4-symbol 2-D bit-plane CTM (SPEC §3.3).
+"""The 4-symbol 2-D bit-plane CTM (definitions §3.3).
 
 No published table covers 4x4 blocks over 4 symbols, so a 4-symbol block ``b`` gets
 ``CTM^(4)(b) = CTM^(2)(high bit-plane of b) + CTM^(2)(low bit-plane of b)``, each plane looked up

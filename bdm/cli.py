@@ -315,7 +315,7 @@ def _common(p: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = OccamArgumentParser(
         prog="python -m bdm",
-        description="Block Decomposition Method over the published CTM tables (SPEC §3).",
+        description="Block Decomposition Method over the published CTM tables (definitions §3).",
     )
     sub = parser.add_subparsers(dest="command", parser_class=OccamArgumentParser)
     m = sub.add_parser("measure", help="per-tensor and total BDM, NBDM and block entropy")

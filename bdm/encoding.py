@@ -1,4 +1,4 @@
-"""Integer block codes and first-occurrence normalisation (SPEC §3.2).
+"""Integer block codes and first-occurrence normalisation (definitions §3.2).
 
 A block of ``L`` cells over an alphabet of ``b`` symbols is the base-``b`` integer of its row-major
 symbols (first cell most significant), so ``'0102'`` over 4 symbols is ``0*64 + 1*16 + 0*4 + 2``.
@@ -75,7 +75,7 @@ def normalise_digits(digits: np.ndarray) -> np.ndarray:
 
 
 def normalise_codes(codes: np.ndarray, length: int, base: int) -> np.ndarray:
-    """Codes of the first-occurrence-normalised blocks (SPEC §3.2 CTM key)."""
+    """Codes of the first-occurrence-normalised blocks (definitions §3.2 CTM key)."""
     codes = np.asarray(codes, dtype=np.int64)
     if base == 2:
         # Binary normalisation is a complement whenever the first cell is 1.

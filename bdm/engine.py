@@ -1,4 +1,4 @@
-"""Block Decomposition Method over CTM tables, vectorised on integer block codes (SPEC §3.2).
+"""Block Decomposition Method over CTM tables, vectorised on integer block codes (definitions §3.2).
 
 ``BDM(X) = sum over distinct raw blocks r of (CTM(normalise(r)) + log2 n_r)`` where ``n_r`` counts
 raw blocks (``0^12`` and ``1^12`` are two blocks with one CTM value). A block absent from the table
@@ -67,7 +67,7 @@ class PublishedTable:
     def lookup_raw(
         self, shape: tuple[int, ...], codes: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
-        """CTM of raw codes via their first-occurrence-normalised key (SPEC §3.2)."""
+        """CTM of raw codes via their first-occurrence-normalised key (definitions §3.2)."""
         st = self.table.shape_table(shape)
         return st.lookup(normalise_codes(codes, st.length, self.nsymbols))
 
@@ -92,7 +92,7 @@ Table = PublishedTable | BitPlaneTable
 
 
 def make_table(ndim: int, nsymbols: int, **load_kwargs) -> Table:
-    """Published table for ``(ndim, nsymbols)``; the bit-plane table for 2-D, 4 symbols (SPEC §3.3)."""
+    """Published table for ``(ndim, nsymbols)``; the bit-plane table for 2-D, 4 symbols (definitions §3.3)."""
     if (ndim, nsymbols) == (2, 4):
         return BitPlaneTable(load_table(2, 2, **load_kwargs))
     return PublishedTable(load_table(ndim, nsymbols, **load_kwargs))
@@ -158,7 +158,7 @@ class BDM:
     """BDM configured for one kind of data: ``ndim``, alphabet, block side and partition.
 
     ``BDM(ndim=2)`` is pybdm's default (binary 4x4, Ignore); ``BDM(ndim=1, nsymbols=4)`` uses the
-    4-symbol length-12 table; ``BDM(ndim=2, nsymbols=4)`` the bit-plane table (SPEC §3.3).
+    4-symbol length-12 table; ``BDM(ndim=2, nsymbols=4)`` the bit-plane table (definitions §3.3).
     """
 
     def __init__(
@@ -259,7 +259,7 @@ class BDM:
     # -- measures --------------------------------------------------------------------------------
     @staticmethod
     def bdm_from_counts(counts: list[BlockCounts]) -> float:
-        """``sum (CTM + log2 n)`` over distinct raw blocks (SPEC §3.2)."""
+        """``sum (CTM + log2 n)`` over distinct raw blocks (definitions §3.2)."""
         return total([bc.ctm + log2_counts(bc.counts) for bc in counts])
 
     @staticmethod
@@ -278,7 +278,7 @@ class BDM:
         return value
 
     def nbdm(self, x: np.ndarray) -> float:
-        """Normalised BDM ``(BDM - min) / (max - min)`` (SPEC §3.2)."""
+        """Normalised BDM ``(BDM - min) / (max - min)`` (definitions §3.2)."""
         return self.bdm(x, normalized=True)
 
     def ent(self, x: np.ndarray) -> float:

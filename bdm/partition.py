@@ -1,4 +1,4 @@
-"""Partitions of a symbol array into blocks, as integer codes (SPEC §3.2; pybdm ``partitions``).
+"""Partitions of a symbol array into blocks, as integer codes (definitions §3.2; pybdm ``partitions``).
 
 * :class:`Ignore` tiles from the origin with step = block side; partial tiles are dropped.
 * :class:`Recursive` tiles like Ignore, then re-tiles each partial tile with square blocks of side

@@ -1,4 +1,4 @@
-"""Published CTM tables: safe loading from the pybdm 0.1.0 wheel and a per-user array cache (SPEC §3.1).
+"""Published CTM tables: safe loading from the pybdm 0.1.0 wheel and a per-user array cache (definitions §3.1).
 
 The tables (Soler-Toscano, Zenil, Delahaye & Gauvrit 2014) ship as gzipped pickles inside the
 ``pybdm`` wheel. ``pybdm`` itself is never imported: its folder is located with
@@ -86,7 +86,7 @@ _DENSE_LIMIT = 1 << 22
 
 
 class SafeUnpickler(pickle.Unpickler):
-    """Unpickler that resolves only the three container classes the CTM tables use (SPEC §3.1)."""
+    """Unpickler that resolves only the three container classes the CTM tables use (definitions §3.1)."""
 
     def find_class(self, module: str, name: str):  # noqa: D401 - pickle API
         if (module, name) in _ALLOWED_GLOBALS:
@@ -107,7 +107,7 @@ def safe_load_pickle(data: bytes) -> object:
 
 
 def pybdm_data_dir() -> Path:
-    """Folder holding the pybdm 0.1.0 CTM pickles, found without importing pybdm (SPEC §3.1)."""
+    """Folder holding the pybdm 0.1.0 CTM pickles, found without importing pybdm (definitions §3.1)."""
     env = os.environ.get("OCCAM_CTM_DIR")
     if env:
         return Path(env)
@@ -163,7 +163,7 @@ class ShapeTable:
 
     @property
     def missing_ctm(self) -> float:
-        """CTM given to a block absent from the table: max CTM of the shape + 1 (SPEC §3.2)."""
+        """CTM given to a block absent from the table: max CTM of the shape + 1 (definitions §3.2)."""
         return self.max_ctm + 1.0
 
     def lookup(self, norm_codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -463,7 +463,7 @@ def load_table(
     cache: str | os.PathLike | None = None,
     use_cache: bool = True,
 ) -> CTMTable:
-    """Load the published CTM table for ``(ndim, nsymbols)`` (SPEC §3.1), from the cache if valid.
+    """Load the published CTM table for ``(ndim, nsymbols)`` (definitions §3.1), from the cache if valid.
 
     ``data_dir`` overrides the pybdm folder, ``cache`` the cache folder; ``use_cache=False`` forces a
     fresh conversion from the pickle (still writing nothing).
@@ -473,7 +473,7 @@ def load_table(
         avail = ", ".join(f"ndim={d} nsymbols={s}" for d, s in sorted(TABLE_FILES))
         raise InputError(
             f"nsymbols: no published CTM table for ndim={ndim}, nsymbols={nsymbols}; "
-            f"tables exist for {avail} (4-symbol 2-D data: use the bit-plane table, SPEC §3.3)"
+            f"tables exist for {avail} (4-symbol 2-D data: use the bit-plane table, definitions §3.3)"
         )
     t0 = time.perf_counter()
     filename = TABLE_FILES[key]

@@ -1,4 +1,4 @@
-"""Weights to symbols and ``K_BDM`` over a set of named tensors (SPEC §3.3).
+"""Weights to symbols and ``K_BDM`` over a set of named tensors (definitions §3.3).
 
 Each tensor is viewed as a 2-D matrix by :func:`as_matrix` (the one place that rule lives; used by
 ``python -m bdm`` and by the training-time measure alike), mapped to symbols by its own quantiles,
@@ -45,7 +45,7 @@ __all__ = [
 
 
 def quartile_symbols(w: np.ndarray) -> np.ndarray:
-    """Symbol = number of the tensor's quartile boundaries strictly below the value (SPEC §3.3).
+    """Symbol = number of the tensor's quartile boundaries strictly below the value (definitions §3.3).
 
     Quartiles use numpy's default (linear interpolation) quantile rule.
     """
@@ -55,7 +55,7 @@ def quartile_symbols(w: np.ndarray) -> np.ndarray:
 
 
 def median_symbols(w: np.ndarray) -> np.ndarray:
-    """Binary alternative: 1 above the tensor's median, 0 otherwise (SPEC §3.3)."""
+    """Binary alternative: 1 above the tensor's median, 0 otherwise (definitions §3.3)."""
     w = _finite(w)
     return (w > np.median(w)).astype(np.int8)
 
@@ -229,7 +229,7 @@ def k_bdm(
     skip: Mapping[str, str] | None = None,
     **load_kwargs,
 ) -> KBDMResult:
-    """``K_BDM`` of named tensors (SPEC §3.3): each mapped by its own quantiles and measured.
+    """``K_BDM`` of named tensors (definitions §3.3): each mapped by its own quantiles and measured.
 
     Tensors named in ``skip`` (name -> reason) and empty tensors are listed as skipped.
     """

@@ -183,7 +183,7 @@ def table_loads(cache: Path, quick: bool = False) -> dict:
 
 
 def coverage(weights: Path | None, cache: Path, prefix: str = "") -> dict:
-    """How much 4-symbol length-12 data the published table covers (SPEC §3.3, 1-D layout)."""
+    """How much 4-symbol length-12 data the published table covers (definitions §3.3, 1-D layout)."""
     from bdm.encoding import n_normalised_blocks
     from bdm.weights import as_matrix, load_tensors, quartile_symbols
 

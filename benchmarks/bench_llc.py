@@ -1,4 +1,4 @@
-"""LLC estimator vs devinterp on reduced-rank regression (SPEC §2.2, §2.3): accuracy and speed.
+"""LLC estimator vs devinterp on reduced-rank regression (definitions §2.2, §2.3): accuracy and speed.
 
 Both estimators sample the same localised tempered posterior with the same SGLD update, step size,
 localisation, n*beta, chains, burn-in and draws, full batch through the same sufficient-statistics

@@ -110,7 +110,12 @@ __all__ = [
 
 NAME = "bench_paper004"
 RESULT = "paper004.json"
-PAPER_CHECKPOINTS = (100, 1_000, 10_000, 100_000)  # paper 004's checkpoint steps (of 100k)
+PAPER_CHECKPOINTS = (
+    100,
+    1_000,
+    10_000,
+    100_000,
+)  # Zhang et al. (2026)'s checkpoint steps (of 100k)
 DEFAULT_STEPS = 1_000  # about 8 minutes on one H200 (module docstring, "Estimate")
 DEFAULT_SEEDS = 2
 DEFAULT_BUDGET_S = 480.0  # 8 minutes: under a 10-minute limit per command, with one overshoot
@@ -413,7 +418,7 @@ def _report(
     return {
         "benchmark": "paper004",
         "note": "the cost of the paper004 setting and its measures on a bounded run; it "
-        "reproduces no claim of paper 004 (which trains 100000 steps)",
+        "reproduces no claim of Zhang et al. (2026) (which trains 100000 steps)",
         "status": status,
         "smoke": bool(args.tiny),
         "stopped": dict(stopped) if stopped else None,

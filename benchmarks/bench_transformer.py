@@ -2,13 +2,13 @@
 
 All timings are taken in this one run, interleaved, median of repeats:
 
-1. training steps/s of the default model (SPEC §4.2) on the ``quick`` task, our loop
+1. training steps/s of the default model (definitions §4.2) on the ``quick`` task, our loop
    (``transformer_check.train``) against a plain reference loop: a straightforward ``nn.Module``
    written here (nn.Embedding / nn.Linear, all positions through every layer) with torch AdamW;
 2. ``S`` seeds as one vmapped model against ``S`` separate models stepped in turn;
 3. seconds per call of each measure on one checkpoint, and the share of a ``quick`` run's time they
    take at the preset's schedule;
-4. the coarse-graining search (paper 001 Alg. 1): the deterministic search against random search
+4. the coarse-graining search (DeMoss et al. (2024) Alg. 1): the deterministic search against random search
    with the same budget (several seeds) and against a dense grid with 4x the budget.
 
 Writes ``bench_transformer.json`` and ``.png/.svg`` into a new run folder under

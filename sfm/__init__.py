@@ -1,4 +1,4 @@
-"""sfm: the singular feature machine of paper 004 as a fast batched simulator (SPEC §1)."""
+"""sfm: the singular feature machine of Zhang et al. (2026) as a fast batched simulator (definitions §1)."""
 
 from .basis import FourierBasis, LogBasis, make_basis, primitive_root
 from .dynamics import RunResult, SFMConfig, simulate, simulate_one

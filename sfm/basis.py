@@ -1,13 +1,13 @@
-"""Orthogonal bases in which the singular feature machine stores its weights (SPEC §1.1, §1.3).
+"""Orthogonal bases in which the singular feature machine stores its weights (definitions §1.1, §1.3).
 
 Weights are kept in *scaled* coordinates ``V[a, b] = W[a, b] * sqrt(n_a * n_b) / p`` where
 ``n_a = ||phi_a||^2`` is the squared norm of the 1-D basis function. For the Fourier characters
-``n_a = p``, so ``V`` is exactly the SPEC ``W``; for the discrete-log basis of ``*`` and ``/`` the
+``n_a = p``, so ``V`` is exactly the definitions' ``W`` (definitions §1.1); for the discrete-log basis of ``*`` and ``/`` the
 scaling makes every basis function count equally, so the drift, the Occam gate threshold and the
 support count mean the same thing in both bases (see ``docs/sfm.md``).
 
 In scaled coordinates the model is ``yhat = p * S(V)`` with ``S`` the orthonormal 2-D synthesis, and
-the drift of SPEC §1.6 is ``V <- V + (eta / p) * A(R)`` with ``A = S^-1`` the orthonormal analysis.
+the drift of definitions §1.6 is ``V <- V + (eta / p) * A(R)`` with ``A = S^-1`` the orthonormal analysis.
 
 The Fourier basis stores only the half spectrum ``V[:, :(p+1)//2]`` (real FFTs, Hermitian symmetry
 ``V[-k, -l] = conj(V[k, l])`` supplies the rest); the discrete-log basis stores the full ``p x p``.
@@ -48,7 +48,7 @@ def discrete_log_tables(p: int) -> tuple[int, np.ndarray, np.ndarray]:
 
 @dataclass(frozen=True)
 class Basis:
-    """Interface shared by the Fourier and discrete-log bases (SPEC §1.1, §1.3)."""
+    """Interface shared by the Fourier and discrete-log bases (definitions §1.1, §1.3)."""
 
     p: int
     name: str = field(init=False, default="")
@@ -80,7 +80,7 @@ class Basis:
         raise NotImplementedError
 
     def hermitian_error(self, V: np.ndarray) -> np.ndarray:
-        """``max |V[-a, -b] - conj(V[a, b])|`` per batch element (SPEC §1.4); 0 means symmetric."""
+        """``max |V[-a, -b] - conj(V[a, b])|`` per batch element (definitions §1.4); 0 means symmetric."""
         full = self.to_full(V)
         mir = self.mirror
         flipped = full[..., mir, :][..., :, mir]
@@ -94,7 +94,7 @@ class Basis:
 
 @dataclass(frozen=True)
 class FourierBasis(Basis):
-    """Characters ``chi_k(u) = exp(2 pi i k u / p)``; ``yhat = p^2 ifft2(W)`` (SPEC §1.1)."""
+    """Characters ``chi_k(u) = exp(2 pi i k u / p)``; ``yhat = p^2 ifft2(W)`` (definitions §1.1)."""
 
     name: str = field(init=False, default="fourier")
 
@@ -107,13 +107,13 @@ class FourierBasis(Basis):
         return (self.p, self.half)
 
     def synthesis(self, V: np.ndarray, workers: int | None = None) -> np.ndarray:
-        # p * irfft2_ortho(W) = p^2 * ifft2(W) for Hermitian W (SPEC §1.1).
+        # p * irfft2_ortho(W) = p^2 * ifft2(W) for Hermitian W (definitions §1.1).
         y = sfft.irfft2(V, s=(self.p, self.p), axes=(-2, -1), norm="ortho", workers=workers)
         y *= self.p
         return y
 
     def analysis(self, R: np.ndarray, workers: int | None = None) -> np.ndarray:
-        # (1/p) rfft2_ortho(R) = fft2(R) / p^2 restricted to the stored half (SPEC §1.6).
+        # (1/p) rfft2_ortho(R) = fft2(R) / p^2 restricted to the stored half (definitions §1.6).
         return sfft.rfft2(R, axes=(-2, -1), norm="ortho", workers=workers)
 
     def to_full(self, V: np.ndarray) -> np.ndarray:
@@ -148,7 +148,7 @@ class FourierBasis(Basis):
 
 @dataclass(frozen=True)
 class LogBasis(Basis):
-    """``{delta_0} U {psi_j(u) = exp(2 pi i j ind_r(u) / (p-1))}`` for ``*`` and ``/`` (SPEC §1.3).
+    """``{delta_0} U {psi_j(u) = exp(2 pi i j ind_r(u) / (p-1))}`` for ``*`` and ``/`` (definitions §1.3).
 
     Coefficient index 0 is ``delta_0``; index ``1 + j`` is ``psi_j``, ``j = 0 .. p-2``.
     Implemented as a permutation by the discrete log plus a size ``p-1`` FFT.
@@ -213,13 +213,13 @@ class LogBasis(Basis):
         return np.concatenate([[0], 1 + ((-j) % (self.p - 1))])
 
     def scale(self) -> np.ndarray:
-        """``sqrt(n_a n_b) / p``: SPEC-unit ``W = V / scale`` (coefficient of phi_a (x) phi_b)."""
+        """``sqrt(n_a n_b) / p``: definitions-unit ``W = V / scale`` (coefficient of phi_a (x) phi_b)."""
         n = np.sqrt(self.norms2)
         return np.outer(n, n) / self.p
 
 
 def make_basis(op: str, p: int) -> Basis:
-    """The basis in which operation ``op`` has a sparse exact interpolant (SPEC §1.3)."""
+    """The basis in which operation ``op`` has a sparse exact interpolant (definitions §1.3)."""
     if op in ("+", "-"):
         return FourierBasis(p)
     if op in ("*", "/"):

@@ -185,7 +185,7 @@ CLAIMS: list[Claim] = [
         check=_lambda_is_half_support,
         replay=replay_command,
         budget=Budget(examples=15, seconds=15.0),
-        source="definitions §1.4 (lambda(S) = |S|/2, theory.rlct.sfm_rlct); SPEC §1.8",
+        source="definitions §1.4 (lambda(S) = |S|/2, theory.rlct.sfm_rlct); definitions §1.8",
     ),
     Claim(
         name="sfm.one_drift_step_interpolates",
@@ -197,7 +197,7 @@ CLAIMS: list[Claim] = [
         check=_one_step_interpolates,
         replay=replay_command,
         budget=Budget(examples=15, seconds=10.0),
-        source="SPEC §1.6 (drift yhat <- yhat + eta M.*r); paper 004 §3",
+        source="definitions §1.6 (drift yhat <- yhat + eta M.*r); Zhang et al. (2026) §3",
     ),
     Claim(
         name="sfm.groks_to_exact_support",
@@ -210,7 +210,7 @@ CLAIMS: list[Claim] = [
         check=_groks_to_exact_support,
         replay=replay_command,
         budget=Budget(examples=20, seconds=20.0),
-        source="paper 004 §4 (Occam phase transition); definitions §1.3-§1.4",
+        source="Zhang et al. (2026) §4 (Occam phase transition); definitions §1.3-§1.4",
         axes=("n_over_p", "final_support"),
     ),
     Claim(
@@ -224,7 +224,7 @@ CLAIMS: list[Claim] = [
         check=_stronger_is_earlier,
         replay=_pair_replay,
         budget=Budget(examples=40, seconds=40.0),
-        source="paper 004 §5 (regularisation strength and grokking time)",
+        source="Zhang et al. (2026) §5 (regularisation strength and grokking time)",
         axes=("t_gen_weak", "t_gen_strong"),
     ),
     Claim(
@@ -237,7 +237,7 @@ CLAIMS: list[Claim] = [
         check=_min_data_p_ln_p,
         replay=replay_command,
         budget=Budget(examples=20, seconds=25.0),
-        source="paper 004 §4 (minimum data n ~ p ln p); docs/sfm.md phase diagram",
+        source="Zhang et al. (2026) §4 (minimum data n ~ p ln p); docs/sfm.md phase diagram",
         axes=("p", "n_over_p_ln_p"),
     ),
 ]

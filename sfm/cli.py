@@ -109,7 +109,7 @@ def _resolve_eta(args: argparse.Namespace, default: float) -> float:
         return default
     if args.convention == "paper":
         raise InputError(
-            "--eta: --convention paper uses paper 004's 1/n drift (eta = p^2/n), so --eta would "
+            "--eta: --convention paper uses Zhang et al. (2026)'s 1/n drift (eta = p^2/n), so --eta would "
             "be ignored; drop --eta or use --convention prox"
         )
     return args.eta
@@ -278,7 +278,7 @@ def _add_common(sp: argparse.ArgumentParser, sweep: bool) -> None:
         "--schedule",
         choices=SCHEDULES,
         default="increasing",
-        help="Occam gate schedule (SPEC §1.7); defaults: " + _schedule_help(),
+        help="Occam gate schedule (definitions §1.7); defaults: " + _schedule_help(),
     )
     sp.add_argument(
         "--eta",
@@ -366,7 +366,7 @@ def _add_sweep_parser(sub) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = OccamArgumentParser(
         prog="python -m sfm",
-        description="Singular feature machine (paper 004, SPEC §1): watch the Occam phase "
+        description="Singular feature machine (Zhang et al. (2026), definitions §1): watch the Occam phase "
         "transition, and map where it happens.",
     )
     sub = parser.add_subparsers(title="commands", metavar="{run,sweep}")

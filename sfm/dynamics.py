@@ -1,4 +1,4 @@
-"""Batched drift + Occam-gate dynamics of the singular feature machine (SPEC §1.5-§1.8).
+"""Batched drift + Occam-gate dynamics of the singular feature machine (definitions §1.5-§1.8).
 
 Many seeds or parameter points sharing ``p``, ``op``, the schedule name and the convention advance
 together as one ``(B, p, p//2+1)`` complex array: per step one batched ``irfft2`` (predictions on
@@ -41,7 +41,7 @@ from .task import Task, check_seed, make_task, warn_weak_frequencies
 
 __all__ = ["SFMConfig", "RunResult", "simulate", "simulate_one", "effective_eta"]
 
-#: A run is declared divergent when the train relative error exceeds this (SPEC §1.6, paper drift).
+#: A run is declared divergent when the train relative error exceeds this (definitions §1.6, paper drift).
 DIVERGED_REL = 1e8
 
 
@@ -51,7 +51,7 @@ class SFMConfig:
 
     ``beta``/``alpha``/``wd``/``c``/``init_scale`` left as ``None`` take the schedule's default from
     :data:`sfm.schedules.SCHEDULE_DEFAULTS`. ``eta`` is ignored under ``convention="paper"``,
-    which uses paper 004's ``1/n`` drift, i.e. ``eta = p^2 / n`` (SPEC §1.6).
+    which uses Zhang et al. (2026)'s ``1/n`` drift, i.e. ``eta = p^2 / n`` (definitions §1.6).
     """
 
     p: int = 97
@@ -72,7 +72,7 @@ class SFMConfig:
     stop_after_gen: int | None = None
 
     def __post_init__(self) -> None:
-        """Check every field against its SPEC range; raises :class:`InputError`."""
+        """Check every field against its range in docs/definitions.md; raises :class:`InputError`."""
         check_odd_prime("p", self.p)
         check_range("f", self.f, 0.0, 1.0, lo_open=True, hint="the training fraction of all pairs")
         if self.op not in OPS:
@@ -91,7 +91,7 @@ class SFMConfig:
                 2.0,
                 lo_open=True,
                 hi_open=True,
-                hint="the drift is stable only for 0 < eta < 2 (SPEC §1.6)",
+                hint="the drift is stable only for 0 < eta < 2 (definitions §1.6)",
             )
         check_int("steps", self.steps, lo=1, hi=10_000_000)
         check_seed(self.seed)
@@ -120,7 +120,7 @@ class SFMConfig:
 
 
 def effective_eta(cfg: SFMConfig, n: int, p: int) -> float:
-    """Drift step: ``eta`` (prox) or paper 004's ``1/n`` drift, ``eta = p^2 / n`` (SPEC §1.6)."""
+    """Drift step: ``eta`` (prox) or Zhang et al. (2026)'s ``1/n`` drift, ``eta = p^2 / n`` (definitions §1.6)."""
     return cfg.eta if cfg.convention == "prox" else p * p / n
 
 
@@ -172,7 +172,7 @@ def _check_batch(configs: Sequence[SFMConfig]) -> None:
 
 
 def _init_square(basis: Basis, B: int, scale: np.ndarray, rngs) -> np.ndarray:
-    """Random Hermitian ``A`` with entries of size ``init_scale`` (SPEC §1.7 (d) needs A != 0)."""
+    """Random Hermitian ``A`` with entries of size ``init_scale`` (definitions §1.7 (d) needs A != 0)."""
     p = basis.p
     out = np.empty((B,) + basis.shape, dtype=np.complex128)
     mir = basis.mirror
@@ -192,7 +192,7 @@ class _Batch:
     basis: Basis
     params: list[ScheduleParams]
     n: np.ndarray  # training pairs per element
-    eta: np.ndarray  # effective drift step per element (SPEC §1.6)
+    eta: np.ndarray  # effective drift step per element (definitions §1.6)
     Y: np.ndarray
     train: np.ndarray  # masks as float64, for the fused residual pass
     test: np.ndarray
@@ -202,7 +202,7 @@ class _Batch:
     decay: np.ndarray  # eta * wd of ``l2_gate``, else 0
     wd: np.ndarray
     theta: np.ndarray  # soft threshold eta * alpha of ``ista``
-    eps: float  # support threshold (SPEC §1.8)
+    eps: float  # support threshold (definitions §1.8)
     T: int  # steps the batch runs: the largest element's
     own_steps: np.ndarray
     stop_after: np.ndarray  # stop_after_gen, -1 for none
@@ -290,7 +290,7 @@ def _setup(configs: list[SFMConfig], tasks: list[Task]) -> _Batch:
     fixed_tau = None
     if name in ("fixed", "l2_gate"):
         fixed_tau = np.asarray(gate_threshold(beta, n, p, eta, c0.convention)).reshape(B)
-    # Largest threshold the run will use, for the weak-frequency warning of SPEC §1.2.
+    # Largest threshold the run will use, for the weak-frequency warning of definitions §1.2.
     if uses_hard_gate(name):
         tau_end = (
             fixed_tau
@@ -301,7 +301,7 @@ def _setup(configs: list[SFMConfig], tasks: list[Task]) -> _Batch:
             warn_weak_frequencies(c0.op, tasks[b].g, float(tau_end[b]))
     if c0.convention == "paper" and name == "none" and np.any(eta >= 2.0):
         warnings.warn(
-            "convention: paper drift (eta = p^2/n >= 2) without a gate diverges (SPEC §1.6)",
+            "convention: paper drift (eta = p^2/n >= 2) without a gate diverges (definitions §1.6)",
             stacklevel=3,
         )
     decay = np.zeros(B)
@@ -371,7 +371,7 @@ def _residuals(batch: _Batch, V: np.ndarray, workers: int | None) -> tuple[np.nd
 
 
 def _track_events(batch: _Batch, state: _State, t: int, res: Residuals) -> None:
-    """Exact SPEC §1.8 events of state ``t``; a diverged element is zeroed and stops."""
+    """Exact definitions §1.8 events of state ``t``; a diverged element is zeroed and stops."""
     newly = state.tracker.update(
         t, res.train_rel, res.test_rel, state.alive & ~state.finished, DIVERGED_REL
     )
@@ -422,10 +422,10 @@ def _all_done(batch: _Batch, state: _State, t: int) -> bool:
 
 
 def _advance(batch: _Batch, state: _State, t: int, R: np.ndarray, workers: int | None) -> None:
-    """One drift + gate step ``t -> t + 1`` of the alive elements (SPEC §1.6, §1.7)."""
+    """One drift + gate step ``t -> t + 1`` of the alive elements (definitions §1.6, §1.7)."""
     D = batch.basis.analysis(R, workers=workers)
     alive = state.alive
-    # V <- V + (eta / p) A(M .* r)  (SPEC §1.6 in scaled coordinates)
+    # V <- V + (eta / p) A(M .* r)  (definitions §1.6 in scaled coordinates)
     s = np.where(alive, batch.eta / batch.p, 0.0)
     name = batch.schedule
     if name == "none":
@@ -435,7 +435,7 @@ def _advance(batch: _Batch, state: _State, t: int, R: np.ndarray, workers: int |
     elif name == "ista":
         kernels.soft_gate_step(state.V, D, s, batch.theta * alive)
     elif name == "square":
-        # grad of (1/2p^2)||M.*r||^2 + (wd/2)||A||^2 w.r.t. A for V = A .* A (SPEC §1.7 (d)).
+        # grad of (1/2p^2)||M.*r||^2 + (wd/2)||A||^2 w.r.t. A for V = A .* A (definitions §1.7 (d)).
         A = state.A
         A += (batch.eta * alive)[:, None, None] * (
             2.0 * np.conj(A) * D / batch.p - batch.wd[:, None, None] * A
@@ -450,7 +450,7 @@ def simulate(
     progress: bool = False,
     workers: int | None = None,
 ) -> RunResult:
-    """Run a batch of SFM dynamics (SPEC §1.6-§1.8) and return curves and exact events.
+    """Run a batch of SFM dynamics (definitions §1.6-§1.8) and return curves and exact events.
 
     ``steps`` may differ between configs; the batch runs ``max(steps)`` and an element's events
     are taken only up to its own ``steps``. ``snapshots=True`` keeps ``V`` at initialisation,

@@ -15,7 +15,7 @@ __all__ = ["masked_residual", "hard_gate_step", "soft_gate_step"]
 def masked_residual(
     Y: np.ndarray, yhat: np.ndarray, train: np.ndarray, test: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """In place ``yhat <- M .* (Y - yhat)`` (SPEC §1.6); returns train and test ``sum r^2``."""
+    """In place ``yhat <- M .* (Y - yhat)`` (definitions §1.6); returns train and test ``sum r^2``."""
     B, P, Q = Y.shape
     tr = np.zeros(B)
     te = np.zeros(B)
@@ -39,7 +39,7 @@ def masked_residual(
 def hard_gate_step(
     V: np.ndarray, D: np.ndarray, step: np.ndarray, decay: np.ndarray, tau: np.ndarray
 ) -> None:
-    """In place ``V <- H_tau((1 - decay) V + step D)``, ``H_tau(x) = x 1(|x| > tau)`` (SPEC §1.7)."""
+    """In place ``V <- H_tau((1 - decay) V + step D)``, ``H_tau(x) = x 1(|x| > tau)`` (definitions §1.7)."""
     B, P, Q = V.shape
     for b in range(B):
         t2 = tau[b] * tau[b]
@@ -56,7 +56,7 @@ def hard_gate_step(
 
 @nb.njit(cache=True)
 def soft_gate_step(V: np.ndarray, D: np.ndarray, step: np.ndarray, theta: np.ndarray) -> None:
-    """In place ISTA ``V <- S_theta(V + step D)``, complex soft threshold (SPEC §1.7 (c))."""
+    """In place ISTA ``V <- S_theta(V + step D)``, complex soft threshold (definitions §1.7 (c))."""
     B, P, Q = V.shape
     for b in range(B):
         th = theta[b]

@@ -1,4 +1,4 @@
-"""Per-step observables and events of SPEC §1.8.
+"""Per-step observables and events of definitions §1.8.
 
 Losses and relative errors come out of every step's fused residual pass, so the events
 ``t_mem``/``t_gen`` are exact to the step; the rest is recorded at logged steps.
@@ -24,10 +24,10 @@ __all__ = [
     "log_observables",
 ]
 
-#: SPEC §1.8: t_mem = first step with train rel < 1e-2 and test rel > 0.1.
+#: definitions §1.8: t_mem = first step with train rel < 1e-2 and test rel > 0.1.
 REL_MEM_TRAIN = 1e-2
 REL_MEM_TEST = 0.1
-#: SPEC §1.8: t_gen = first step with test rel < 1e-2.
+#: definitions §1.8: t_gen = first step with test rel < 1e-2.
 REL_GEN_TEST = 1e-2
 
 CURVE_FIELDS = (
@@ -77,7 +77,7 @@ class Curves:
 
 @dataclass
 class Events:
-    """SPEC §1.8 events; ``None`` means the event did not occur within the run."""
+    """definitions §1.8 events; ``None`` means the event did not occur within the run."""
 
     t_mem: int | None = None
     t_gen: int | None = None
@@ -89,7 +89,7 @@ class Events:
 
 
 class EventTracker:
-    """Vectorised SPEC §1.8 event detection over a batch (O(1) Python work per step)."""
+    """Vectorised definitions §1.8 event detection over a batch (O(1) Python work per step)."""
 
     def __init__(self, B: int) -> None:
         self.t_mem = np.full(B, -1, dtype=np.int64)
@@ -143,7 +143,7 @@ class EventTracker:
 
 
 def support_size(V: np.ndarray, mult: np.ndarray, eps: float) -> np.ndarray:
-    """``|S| = #{|W| > eps}`` over the full ``p x p`` array, per batch element (SPEC §1.8)."""
+    """``|S| = #{|W| > eps}`` over the full ``p x p`` array, per batch element (definitions §1.8)."""
     mag2 = V.real * V.real + V.imag * V.imag
     return np.einsum("bij,ij->b", (mag2 > eps * eps).astype(np.int64), mult)
 
@@ -156,13 +156,13 @@ def _k_enum(p: int, d: int) -> float:
 
 
 def k_bits(p: int, support: np.ndarray) -> np.ndarray:
-    """Enumerative code length ``K(W)`` in bits, 32 bits per real (SPEC §2.4, via theory/)."""
+    """Enumerative code length ``K(W)`` in bits, 32 bits per real (definitions §2.4, via theory/)."""
     return np.array([_k_enum(p, int(d)) for d in np.ravel(support)]).reshape(np.shape(support))
 
 
 @dataclass(frozen=True)
 class Residuals:
-    """Sums of squared residuals and relative errors of one state, per batch element (SPEC §1.8)."""
+    """Sums of squared residuals and relative errors of one state, per batch element (definitions §1.8)."""
 
     train_ss: np.ndarray
     test_ss: np.ndarray
@@ -182,13 +182,13 @@ def log_observables(
     p: int,
     tau: np.ndarray,
 ) -> None:
-    """Record SPEC §1.8 observables of state ``t`` into row ``li``."""
+    """Record definitions §1.8 observables of state ``t`` into row ``li``."""
     from theory.free_energy import free_energy
     from theory.kolmogorov import paper004_code_bits
 
     S = support_size(V, basis.multiplicity, eps)
-    lam = S / 2.0  # theory.rlct.sfm_rlct: lambda(S) = |S| / 2 (SPEC §1.4)
-    loss = res.train_ss / (2.0 * n)  # L_n = (1/2n) sum_i r_i^2 (SPEC §1.5)
+    lam = S / 2.0  # theory.rlct.sfm_rlct: lambda(S) = |S| / 2 (definitions §1.4)
+    loss = res.train_ss / (2.0 * n)  # L_n = (1/2n) sum_i r_i^2 (definitions §1.5)
     curves.step[li] = t
     curves.train_loss[li] = loss
     curves.train_rel[li] = res.train_rel

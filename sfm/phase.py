@@ -1,6 +1,6 @@
 """Phase labels, critical thresholds and power-law fits for sweeps (docs/sfm.md, "Phase diagram").
 
-Labels (per seed, by rule, from the SPEC §1.8 events):
+Labels (per seed, by rule, from the definitions §1.8 events):
 ``groks``                 t_mem and t_gen occur and t_mem < t_gen
 ``generalises directly``  t_gen occurs without an earlier t_mem
 ``memorises and stays``   t_mem occurs, t_gen does not
@@ -222,7 +222,7 @@ class GateLawFit:
 
 
 def gate_law_fit(beta, t_gen, eta: float = 1.0) -> GateLawFit | None:
-    """Fit ``ln(1 + t_gen)`` linear in ``1/beta`` (schedule b2, SPEC §1.7); ``None`` if < 3 points.
+    """Fit ``ln(1 + t_gen)`` linear in ``1/beta`` (schedule b2, definitions §1.7); ``None`` if < 3 points.
 
     Warns with :class:`FewDofWarning` when 3 or 4 points leave ``dof <= 2``.
     """

@@ -28,7 +28,7 @@ def dynamics_figure(res: RunResult, b: int = 0) -> Figure:
     ax = axes[0]
     ax.loglog(x, np.maximum(c.train_rel[:, b], 1e-34), label="train rel. error")
     ax.loglog(x, np.maximum(c.test_rel[:, b], 1e-34), label="test rel. error")
-    ax.axhline(1e-2, color="grey", lw=0.8, ls=":", label="1e-2 (SPEC §1.8)")
+    ax.axhline(1e-2, color="grey", lw=0.8, ls=":", label="1e-2 (definitions §1.8)")
     _events(ax, ev)
     ax.set_ylabel("relative error  sum r² / sum y²")
     ax.set_title(f"SFM p={p}, op '{cfg.op}', f={cfg.f} (n={task.n}), schedule '{cfg.schedule}'")

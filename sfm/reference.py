@@ -1,10 +1,10 @@
-"""Naive dense-design-matrix SFM (SPEC §1.1, §1.6): the independent reference for tests and the
+"""Naive dense-design-matrix SFM (definitions §1.1, §1.6): the independent reference for tests and the
 benchmark. Nothing here uses an FFT; the ``n x p^2`` matrix is built from the definitions.
 
-Coordinates are the scaled ones of :mod:`sfm.basis` (equal to the SPEC ``W`` for ``+ -``):
+Coordinates are the scaled ones of :mod:`sfm.basis` (equal to the definitions' ``W`` (definitions §1.1) for ``+ -``):
 row ``i`` of the design matrix is ``E[i, (a, b)] = p e_a(u_i) e_b(v_i)`` with ``e_a`` the
 orthonormal 1-D basis, so ``yhat = E vec(V)`` and the drift is ``V += (eta / p^2) E^H r``
-(for characters ``E^H r = fft2(R)``, SPEC §1.6).
+(for characters ``E^H r = fft2(R)``, definitions §1.6).
 """
 
 from __future__ import annotations
@@ -65,12 +65,12 @@ def dense_predict(E: np.ndarray, Vfull: np.ndarray) -> np.ndarray:
 
 
 def dense_drift(E: np.ndarray, r: np.ndarray, eta: float, p: int) -> np.ndarray:
-    """``(eta / p^2) E^H r`` reshaped to ``p x p`` (SPEC §1.6, dense form)."""
+    """``(eta / p^2) E^H r`` reshaped to ``p x p`` (definitions §1.6, dense form)."""
     return (eta / (p * p)) * (E.conj().T @ r).reshape(p, p)
 
 
 def dense_hard_gate(V: np.ndarray, tau: float) -> np.ndarray:
-    """``H_tau(V) = V 1(|V| > tau)`` (SPEC §1.7)."""
+    """``H_tau(V) = V 1(|V| > tau)`` (definitions §1.7)."""
     return np.where(np.abs(V) > tau, V, 0.0)
 
 

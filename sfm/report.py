@@ -34,12 +34,12 @@ def _at(curves, b: int, step: int | None, name: str) -> float | None:
 
 
 _AT_EVENT = ("train_rel", "test_rel", "support", "lambda_hat", "K_bits", "F_n")
-#: Schedules whose gate follows SPEC §1.7's ``beta ln n`` prior (the theory's threshold applies).
+#: Schedules whose gate follows definitions §1.7's ``beta ln n`` prior (the theory's threshold applies).
 _BETA_GATES = ("fixed", "neff", "increasing", "l2_gate")
 
 
 def run_summary(res: RunResult, b: int = 0) -> dict[str, Any]:
-    """Measured events and observables next to theory/ predictions (SPEC §1.4, §1.8, §2.1, §2.4)."""
+    """Measured events and observables next to theory/ predictions (definitions §1.4, §1.8, §2.1, §2.4)."""
     cfg, task, ev, c = res.configs[b], res.tasks[b], res.events[b], res.curves
     p, n = cfg.p, task.n
     q = cfg.params()
@@ -86,7 +86,7 @@ def run_summary(res: RunResult, b: int = 0) -> dict[str, Any]:
 
 
 def _events(ev, last: int) -> dict[str, Any]:
-    """The SPEC §1.8 events, the grokking delay, and a note for each event that did not occur."""
+    """The definitions §1.8 events, the grokking delay, and a note for each event that did not occur."""
     notes = []
     if ev.t_mem is None:
         notes.append(f"t_mem did not occur within {last} steps")
@@ -119,7 +119,7 @@ def _final(c, b: int) -> dict[str, Any]:
 
 
 def _theory(p: int, s_star: int) -> dict[str, Any]:
-    """theory/'s learning coefficients and code lengths of both phases (SPEC §1.4, §2.4)."""
+    """theory/'s learning coefficients and code lengths of both phases (definitions §1.4, §2.4)."""
     from theory.kolmogorov import enumerative_code_bits, paper004_code_bits
     from theory.rlct import lambda_gen, lambda_mem
 
@@ -134,7 +134,7 @@ def _theory(p: int, s_star: int) -> dict[str, Any]:
         "K_paper_bits_gen": paper004_code_bits(s_star / 2.0, p),
         "lambda_hat_mem_is_bic_count_note": (
             "p^2/2 is the BIC count of the full-support model; with n < p^2 pairs it is not "
-            "the empirical learning coefficient (SPEC §1.4)"
+            "the empirical learning coefficient (definitions §1.4)"
         ),
     }
 
@@ -142,7 +142,7 @@ def _theory(p: int, s_star: int) -> dict[str, Any]:
 def _measured_crossover(
     lam_mem: float | None, loss_mem: float | None, lam_end: float, loss_end: float, n: int
 ) -> dict[str, Any] | None:
-    """Free-energy crossover between the measured memorising and final states (SPEC §2.1)."""
+    """Free-energy crossover between the measured memorising and final states (definitions §2.1)."""
     from theory.crossover import crossover_n, crossover_record
 
     if lam_mem is None or loss_mem is None:
@@ -173,7 +173,7 @@ def _measured_crossover(
 
 
 def _paper004(beta: float, p: int, loss_end: float) -> dict[str, Any]:
-    """Paper 004's crossover ``n*`` with the final loss as ``eps_gen`` (SPEC §2.1)."""
+    """Zhang et al. (2026)'s crossover ``n*`` with the final loss as ``eps_gen`` (definitions §2.1)."""
     from theory.crossover import paper004_crossover
 
     eps_gen = max(0.0, loss_end)

@@ -1,6 +1,6 @@
-"""Occam gate schedules of SPEC §1.7, each a named option with documented defaults.
+"""Occam gate schedules of definitions §1.7, each a named option with documented defaults.
 
-Name          SPEC    update (scaled coordinates, ``s = eta / p``, ``D = A(M .* r)``)
+Name          defs    update (scaled coordinates, ``s = eta / p``, ``D = A(M .* r)``)
 ``none``      §1.6    ``V <- V + s D`` (plain drift; eta = 1 from 0 is the min-norm interpolant)
 ``fixed``     (a)     ``V <- H_tau(V + s D)``, ``tau = occam_gate_threshold(beta, n, p, eta)``
 ``neff``      (b)     as ``fixed`` with ``n`` replaced by ``n_eff(t) = max(1, c t)``
@@ -66,17 +66,17 @@ class ScheduleParams:
 
 
 def uses_hard_gate(name: str) -> bool:
-    """Schedules that end each step with the hard gate ``H_tau`` (SPEC §1.7 (a), (b), (b2), (c2))."""
+    """Schedules that end each step with the hard gate ``H_tau`` (definitions §1.7 (a), (b), (b2), (c2))."""
     return name in ("fixed", "neff", "increasing", "l2_gate")
 
 
 def support_eps(name: str, p: int) -> float:
-    """Support threshold of SPEC §1.8: 0 after a gate (hard or soft), ``1e-3 p**-0.5`` otherwise."""
+    """Support threshold of definitions §1.8: 0 after a gate (hard or soft), ``1e-3 p**-0.5`` otherwise."""
     return 0.0 if uses_hard_gate(name) or name == "ista" else 1e-3 * p**-0.5
 
 
 def gate_threshold(beta, n, p: int, eta, convention: str = "prox"):
-    """Occam gate threshold ``tau`` (SPEC §1.7) via :func:`theory.gates.occam_gate_threshold`.
+    """Occam gate threshold ``tau`` (definitions §1.7) via :func:`theory.gates.occam_gate_threshold`.
 
     ``prox``: ``sqrt(2 beta eta ln n) / p``; ``paper``: ``sqrt(2 beta ln n / n)``. Vectorised over
     ``beta``, ``n``, ``eta``; ``n <= 1`` gives ``tau = 0`` (no gate before the first effective pair).

@@ -1,4 +1,4 @@
-"""Targets, operations, training splits and exact interpolants (SPEC §1.2, §1.3, §1.5)."""
+"""Targets, operations, training splits and exact interpolants (definitions §1.2, §1.3, §1.5)."""
 
 from __future__ import annotations
 
@@ -39,12 +39,12 @@ def legendre(p: int) -> np.ndarray:
 
 
 def flat_target(p: int) -> np.ndarray:
-    """Default ``g(m) = (m | p) + p**-0.5``: ``|ghat_k| = p**-0.5`` for all k (SPEC §1.2)."""
+    """Default ``g(m) = (m | p) + p**-0.5``: ``|ghat_k| = p**-0.5`` for all k (definitions §1.2)."""
     return legendre(p) + p**-0.5
 
 
 def random_phase_target(p: int, rng: np.random.Generator) -> np.ndarray:
-    """Real ``g`` with ``|ghat_k| = p**-0.5`` and random phases (``phi_-k = -phi_k``) (SPEC §1.2)."""
+    """Real ``g`` with ``|ghat_k| = p**-0.5`` and random phases (``phi_-k = -phi_k``) (definitions §1.2)."""
     h = (p + 1) // 2
     phase = rng.uniform(0.0, 2.0 * np.pi, size=h)
     ghat = np.empty(p, dtype=np.complex128)
@@ -90,7 +90,7 @@ def resolve_target(
 
 
 def domain_mask(op: str, p: int) -> np.ndarray:
-    """Pairs ``(u, v)`` on which ``u o v`` is defined (``/``: ``v != 0``) (SPEC §1.2)."""
+    """Pairs ``(u, v)`` on which ``u o v`` is defined (``/``: ``v != 0``) (definitions §1.2)."""
     d = np.ones((p, p), dtype=bool)
     if op == "/":
         d[:, 0] = False
@@ -98,7 +98,7 @@ def domain_mask(op: str, p: int) -> np.ndarray:
 
 
 def target_table(op: str, g: np.ndarray) -> np.ndarray:
-    """``Y[u, v] = g((u o v) mod p)``; 0 outside the domain (SPEC §1.2)."""
+    """``Y[u, v] = g((u o v) mod p)``; 0 outside the domain (definitions §1.2)."""
     p = g.shape[-1]
     idx = op_table(op, p)
     Y = g[..., np.where(idx < 0, 0, idx)]
@@ -108,7 +108,7 @@ def target_table(op: str, g: np.ndarray) -> np.ndarray:
 def spectrum(op: str, g: np.ndarray) -> np.ndarray:
     """Coefficients of ``g`` in the operation's 1-D basis, scaled like the stored ``V``.
 
-    ``+ -``: ``ghat_k = fft(g)[k] / p`` (SPEC §1.2). ``* /``: ``c_j = fft(g(r^m))[j] / (p-1)``
+    ``+ -``: ``ghat_k = fft(g)[k] / p`` (definitions §1.2). ``* /``: ``c_j = fft(g(r^m))[j] / (p-1)``
     times ``(p-1)/p`` (the scaled-coordinate factor of the ``psi_j (x) psi_j`` entries).
     """
     p = g.shape[-1]
@@ -119,7 +119,7 @@ def spectrum(op: str, g: np.ndarray) -> np.ndarray:
 
 
 def exact_interpolant(op: str, g: np.ndarray, basis: Basis | None = None) -> np.ndarray:
-    """Exact interpolant in stored, scaled coordinates (SPEC §1.3).
+    """Exact interpolant in stored, scaled coordinates (definitions §1.3).
 
     ``+``: ``W* = diag(ghat)``; ``-``: ``W*[k, -k] = ghat_k``; ``*``: ``c_j`` on the
     ``psi_j (x) psi_j`` diagonal plus ``g(0)`` on ``delta_0 (x) delta_0``, ``delta_0 (x) psi_0``,
@@ -158,7 +158,7 @@ def interpolant_support(op: str, g: np.ndarray, rtol: float = 1e-9) -> int:
 
 
 def training_mask(domain: np.ndarray, f: float, rng: np.random.Generator) -> tuple[np.ndarray, int]:
-    """``n = round(f |D|)`` distinct pairs of the domain, drawn by ``rng`` (SPEC §1.5)."""
+    """``n = round(f |D|)`` distinct pairs of the domain, drawn by ``rng`` (definitions §1.5)."""
     cells = np.flatnonzero(domain.ravel())
     n = int(round(f * cells.size))
     if n < 1:
@@ -173,7 +173,7 @@ def training_mask(domain: np.ndarray, f: float, rng: np.random.Generator) -> tup
 
 @dataclass(frozen=True)
 class Task:
-    """One learning problem: modulus, operation, target ``g``, table ``Y``, split (SPEC §1.2, §1.5)."""
+    """One learning problem: modulus, operation, target ``g``, table ``Y``, split (definitions §1.2, §1.5)."""
 
     p: int
     op: str
@@ -208,7 +208,7 @@ def make_task(
 
 
 def warn_weak_frequencies(op: str, g: np.ndarray, tau_max: float) -> int:
-    """Warn when interpolant coefficients lie below the largest gate threshold (SPEC §1.2)."""
+    """Warn when interpolant coefficients lie below the largest gate threshold (definitions §1.2)."""
     p = g.shape[-1]
     full = np.abs(make_basis(op, p).to_full(exact_interpolant(op, g)))
     nz = full[full > 1e-12 * max(full.max(), 1e-300)]

@@ -1,4 +1,4 @@
-"""Engine invariants (Hypothesis) and agreement with a naive string-keyed BDM written from SPEC §3.2."""
+"""Engine invariants (Hypothesis) and agreement with a naive string-keyed BDM written from definitions §3.2."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ def eng():
     return get
 
 
-# -- a naive implementation, straight from the SPEC, on strings ----------------------------------
+# -- a naive implementation, straight from definitions §3.2, on strings ----------------------------------
 def _raw_table(name):
     return safe_load_pickle(gzip.decompress((pybdm_data_dir() / name).read_bytes()))
 
@@ -139,7 +139,7 @@ def test_naive_2d(x, part, side, eng, raw2):
 @HSET
 @given(x=arrays(np.int8, st.integers(12, 120), elements=st.integers(0, 3)), k=st.integers(2, 5))
 def test_additivity_over_identical_copies(x, k, eng):
-    """k aligned copies multiply every count by k: BDM(X^k) = BDM(X) + D log2 k (SPEC §3.2)."""
+    """k aligned copies multiply every count by k: BDM(X^k) = BDM(X) + D log2 k (definitions §3.2)."""
     b = eng(1, 4, 12)
     x = x[: 12 * (x.size // 12)]
     distinct = sum(bc.codes.size for bc in b.count(x))

@@ -1,4 +1,4 @@
-"""Paper 004's condensation verdicts (6)-(8): pure functions on synthetic series."""
+"""Zhang et al. (2026)'s condensation verdicts (6)-(8): pure functions on synthetic series."""
 
 from __future__ import annotations
 

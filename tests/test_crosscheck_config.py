@@ -22,7 +22,7 @@ from transformer_check.presets import preset
 
 # The main run logs the progress measures and the LLC beside the built-in ones (the crosscheck
 # once added them outside the TrainConfig); both runs checkpoint ten times (steps // 10), so a
-# killed crosscheck continues. The ring (paper 004) is logged since the condensation verdicts.
+# killed crosscheck continues. The ring (Zhang et al. (2026)) is logged since the condensation verdicts.
 PROGRESS_MEASURES = ("sparsity", "weight_entropy", "circuit", "lmn", "mediation", "ring", "llc")
 
 # What default, tiny and quick resolved to before the redesign (read from the flat config).

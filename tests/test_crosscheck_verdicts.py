@@ -1,4 +1,4 @@
-"""Cross-check verdicts (SPEC §4.4): pure functions on synthetic series."""
+"""Cross-check verdicts (definitions §4.4): pure functions on synthetic series."""
 
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ def _early_collapse(p=31):
 
 
 def condensation_series(steps, n_layers=6):
-    """Paper 004's condensations on a clean story: a ring forming by t_gen, K_BDM falling 30%
+    """Zhang et al. (2026)'s condensations on a clean story: a ring forming by t_gen, K_BDM falling 30%
     from its plateau (raw size 5%), and after t_gen a bypassable middle third (thirds of 6)."""
     gen = 1 / (1 + np.exp(-(np.log1p(steps) - math.log1p(600)) * 4))
     w = n_layers // 3

@@ -1,4 +1,4 @@
-"""The ring measure (paper 004's condensation claim; docs/ring.md): exact rings, Parseval, the
+"""The ring measure (Zhang et al. (2026)'s condensation claim; docs/ring.md): exact rings, Parseval, the
 Gaussian null against Monte Carlo, and the measure on a real Transformer."""
 
 from __future__ import annotations

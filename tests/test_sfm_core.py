@@ -1,4 +1,4 @@
-"""SFM core against independent computations (SPEC §1.1-§1.8)."""
+"""SFM core against independent computations (definitions §1.1-§1.8)."""
 
 from __future__ import annotations
 
@@ -59,7 +59,7 @@ def fft_tolerance(p, Vfull, E):
 @settings(max_examples=40, deadline=None)
 @given(p=st.sampled_from(SMALL_PRIMES), op=st.sampled_from(OPS), seed=st.integers(0, 2**32 - 1))
 def test_fft_prediction_equals_dense(p, op, seed):
-    """yhat = p S(V) by FFT equals the dense design matrix E vec(V) on all p^2 pairs (SPEC §1.1)."""
+    """yhat = p S(V) by FFT equals the dense design matrix E vec(V) on all p^2 pairs (definitions §1.1)."""
     rng = np.random.default_rng(seed)
     basis = make_basis(op, p)
     V = random_hermitian(basis, rng)
@@ -67,7 +67,7 @@ def test_fft_prediction_equals_dense(p, op, seed):
     u, v = all_pairs(p)
     E = design_matrix(op, p, u, v)
     y_dense = (E @ full.ravel()).reshape(p, p)
-    # Hermitian V gives a real model (SPEC §1.4): the imaginary part is rounding only.
+    # Hermitian V gives a real model (definitions §1.4): the imaginary part is rounding only.
     tol = fft_tolerance(p, full, E)
     assert np.max(np.abs(y_dense.imag)) <= tol
     y_fft = basis.synthesis(V[None])[0]
@@ -82,7 +82,7 @@ def test_fft_prediction_equals_dense(p, op, seed):
     eta=st.floats(0.05, 1.95),
 )
 def test_fft_drift_equals_dense(p, op, seed, eta):
-    """(eta/p) A(M .* r) equals the dense (eta/p^2) E^H r on the training rows (SPEC §1.6)."""
+    """(eta/p) A(M .* r) equals the dense (eta/p^2) E^H r on the training rows (definitions §1.6)."""
     rng = np.random.default_rng(seed)
     basis = make_basis(op, p)
     task = make_task(p, op, 0.5, "random-phase", rng)
@@ -99,7 +99,7 @@ def test_fft_drift_equals_dense(p, op, seed, eta):
 @pytest.mark.parametrize("p", [3, 5, 7, 31, 97])
 @pytest.mark.parametrize("target", ["flat", "random-phase", "gaussian"])
 def test_exact_interpolant_fits_every_pair(op, p, target):
-    """The SPEC §1.3 interpolant reproduces y(u, v) on all pairs of the domain."""
+    """The definitions §1.3 interpolant reproduces y(u, v) on all pairs of the domain."""
     rng = np.random.default_rng(p)
     g = rng.normal(size=p) if target == "gaussian" else make_task(p, op, 1.0, target, rng).g
     basis = make_basis(op, p)
@@ -112,7 +112,7 @@ def test_exact_interpolant_fits_every_pair(op, p, target):
 
 @pytest.mark.parametrize("p", [5, 7, 11, 31, 97, 211])
 def test_interpolant_supports_match_spec(p):
-    """|S| = p for + and - (flat g), (p-1)+3 for * and (p-1)+1 for / (generic g) (SPEC §1.3)."""
+    """|S| = p for + and - (flat g), (p-1)+3 for * and (p-1)+1 for / (generic g) (definitions §1.3)."""
     g = np.random.default_rng(1).normal(size=p)
     assert interpolant_support("+", flat_target(p)) == p
     assert interpolant_support("-", flat_target(p)) == p
@@ -125,7 +125,7 @@ def test_interpolant_supports_match_spec(p):
 
 @pytest.mark.parametrize("p", [3, 5, 7, 97, 211])
 def test_flat_targets_have_flat_spectrum(p):
-    """|ghat_k| = p**-0.5 for every k and mean(g^2) = 1 (SPEC §1.2)."""
+    """|ghat_k| = p**-0.5 for every k and mean(g^2) = 1 (definitions §1.2)."""
     for g in (flat_target(p), random_phase_target(p, np.random.default_rng(3))):
         ghat = spectrum("+", g)
         np.testing.assert_allclose(np.abs(ghat), p**-0.5, rtol=0, atol=64 * EPS)
@@ -134,7 +134,7 @@ def test_flat_targets_have_flat_spectrum(p):
 
 @pytest.mark.parametrize("p", [3, 5, 7, 11, 13, 97])
 def test_discrete_log_basis_is_orthonormal_and_inverse(p):
-    """The permutation + size p-1 FFT equals the dense {delta_0, psi_j} basis (SPEC §1.3)."""
+    """The permutation + size p-1 FFT equals the dense {delta_0, psi_j} basis (definitions §1.3)."""
     r, power, ind = discrete_log_tables(p)
     assert sorted(power.tolist()) == list(range(1, p))
     assert all(
@@ -164,7 +164,7 @@ def test_discrete_log_basis_is_orthonormal_and_inverse(p):
     mu=st.floats(1e-4, 10),
 )
 def test_hard_gate_is_l0_prox(re, im, c, mu):
-    """H_tau with tau = sqrt(2 c mu) minimises |x - z|^2 / (2 mu) + c 1(x != 0) (SPEC §1.7)."""
+    """H_tau with tau = sqrt(2 c mu) minimises |x - z|^2 / (2 mu) + c 1(x != 0) (definitions §1.7)."""
     from theory.gates import l0_prox_threshold
 
     z = complex(re, im)
@@ -185,7 +185,7 @@ def test_hard_gate_is_l0_prox(re, im, c, mu):
 @settings(max_examples=100, deadline=None)
 @given(re=st.floats(-3, 3), im=st.floats(-3, 3), theta=st.floats(0, 2))
 def test_soft_threshold_is_l1_prox(re, im, theta):
-    """ISTA's S_theta(z) = z max(0, 1 - theta/|z|), the prox of theta |x| (SPEC §1.7 (c))."""
+    """ISTA's S_theta(z) = z max(0, 1 - theta/|z|), the prox of theta |x| (definitions §1.7 (c))."""
     z = complex(re, im)
     V = np.array([[[z]]], dtype=np.complex128)
     kernels.soft_gate_step(V, np.zeros_like(V), np.zeros(1), np.array([theta]))
@@ -205,7 +205,7 @@ def test_soft_threshold_is_l1_prox(re, im, theta):
 )
 @pytest.mark.parametrize("op", OPS)
 def test_every_step_keeps_hermitian_symmetry(schedule, op):
-    """Drift and every gate keep W[-k, -l] = conj(W[k, l]) (SPEC §1.4)."""
+    """Drift and every gate keep W[-k, -l] = conj(W[k, l]) (definitions §1.4)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         res = simulate(
@@ -225,7 +225,7 @@ def test_every_step_keeps_hermitian_symmetry(schedule, op):
 @pytest.mark.parametrize("op", OPS)
 @pytest.mark.parametrize("p", [5, 7, 11])
 def test_eta_one_from_zero_is_min_norm_interpolant(op, p):
-    """One eta = 1 drift step from W = 0 equals lstsq's minimum-norm interpolant (SPEC §1.6)."""
+    """One eta = 1 drift step from W = 0 equals lstsq's minimum-norm interpolant (definitions §1.6)."""
     cfg = SFMConfig(p=p, f=0.45, op=op, schedule="none", steps=1, eta=1.0, seed=p)
     res = simulate([cfg])
     task = res.tasks[0]
@@ -242,7 +242,7 @@ def test_eta_one_from_zero_is_min_norm_interpolant(op, p):
 @pytest.mark.parametrize("op", OPS)
 @pytest.mark.filterwarnings("ignore:target")
 def test_dense_reference_step_matches_fast_step(op):
-    """A fixed-gate run's second state equals the naive dense step (SPEC §1.6-§1.7)."""
+    """A fixed-gate run's second state equals the naive dense step (definitions §1.6-§1.7)."""
     p = 11
     cfg = SFMConfig(p=p, f=0.5, op=op, schedule="fixed", beta=0.05, steps=2, seed=4)
     r1 = simulate([cfg.__class__(**{**cfg.__dict__, "steps": 1})])
@@ -297,7 +297,7 @@ def test_batched_equals_looped_with_early_stop():
 
 @pytest.mark.parametrize("op", ["+", "-"])
 def test_after_grokking_support_is_interpolant_support(op):
-    """The increasing gate memorises, then lands on the exact interpolant (SPEC §1.3, §1.8)."""
+    """The increasing gate memorises, then lands on the exact interpolant (definitions §1.3, §1.8)."""
     res = simulate_one(SFMConfig(p=31, f=0.4, op=op, beta=0.05, steps=1500, seed=2))
     ev = res.events[0]
     assert ev.t_mem is not None and ev.t_gen is not None and ev.t_mem < ev.t_gen
@@ -347,7 +347,7 @@ def test_default_run_memorises_then_generalises():
 
 
 def test_no_event_is_invented():
-    """Without a gate the run memorises and never generalises: t_gen stays None (SPEC §1.8)."""
+    """Without a gate the run memorises and never generalises: t_gen stays None (definitions §1.8)."""
     res = simulate([SFMConfig(p=31, f=0.3, schedule="none", steps=50)])
     assert res.events[0].t_mem == 1 and res.events[0].t_gen is None
     full = simulate([SFMConfig(p=31, f=1.0, schedule="increasing", steps=50)])
@@ -355,7 +355,7 @@ def test_no_event_is_invented():
 
 
 def test_paper_convention_drift_diverges_without_gate():
-    """Paper 004's 1/n drift is eta = 1/f and diverges for f < 1/2 without a gate (SPEC §1.6)."""
+    """Zhang et al. (2026)'s 1/n drift is eta = 1/f and diverges for f < 1/2 without a gate (definitions §1.6)."""
     with pytest.warns(UserWarning, match="diverges"):
         res = simulate([SFMConfig(p=13, f=0.3, schedule="none", convention="paper", steps=400)])
     ev = res.events[0]
@@ -363,7 +363,7 @@ def test_paper_convention_drift_diverges_without_gate():
 
 
 def test_paper_convention_threshold():
-    """convention='paper' uses tau = sqrt(2 beta ln n / n) with its own 1/n drift (SPEC §1.7)."""
+    """convention='paper' uses tau = sqrt(2 beta ln n / n) with its own 1/n drift (definitions §1.7)."""
     res = simulate(
         [SFMConfig(p=31, f=0.6, schedule="fixed", convention="paper", beta=0.2, steps=3)]
     )
@@ -372,7 +372,7 @@ def test_paper_convention_threshold():
 
 
 def test_observables_follow_spec():
-    """lambda_hat = |S|/2, F_n = n L_n + lambda ln n, K from theory (SPEC §1.5, §1.8, §2.4)."""
+    """lambda_hat = |S|/2, F_n = n L_n + lambda ln n, K from theory (definitions §1.5, §1.8, §2.4)."""
     from theory.kolmogorov import enumerative_code_bits
 
     res = simulate([SFMConfig(p=13, f=0.5, steps=30, log_every=7, beta=0.05)])

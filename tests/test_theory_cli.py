@@ -1,4 +1,4 @@
-"""The theory CLI and the shared output/CLI conventions (README "CLI", SPEC §5)."""
+"""The theory CLI and the shared output/CLI conventions (README "CLI", definitions §5)."""
 
 import json
 import os

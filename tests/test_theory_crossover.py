@@ -1,4 +1,4 @@
-"""Lambert-W crossover (SPEC §2.1): root identity, ordering, three solvers, phase winners."""
+"""Lambert-W crossover (definitions §2.1): root identity, ordering, three solvers, phase winners."""
 
 import math
 

@@ -1,4 +1,4 @@
-"""Kolmogorov proxies (SPEC §2.4), gate thresholds (SPEC §1.7), free energy and the bound (SPEC §2.5)."""
+"""Kolmogorov proxies (definitions §2.4), gate thresholds (definitions §1.7), free energy and the bound (definitions §2.5)."""
 
 import math
 

@@ -1,4 +1,4 @@
-"""RLCTs: SFM supports (SPEC §1.4) and Aoyagi–Watanabe reduced-rank regression (SPEC §2.2)."""
+"""RLCTs: SFM supports (definitions §1.4) and Aoyagi–Watanabe reduced-rank regression (definitions §2.2)."""
 
 import pytest
 from hypothesis import given

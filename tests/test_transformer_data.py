@@ -1,4 +1,4 @@
-"""Modular-arithmetic datasets (SPEC §4.1) against brute-force Python arithmetic."""
+"""Modular-arithmetic datasets (definitions §4.1) against brute-force Python arithmetic."""
 
 from __future__ import annotations
 

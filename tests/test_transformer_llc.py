@@ -1,4 +1,4 @@
-"""LLC by SGLD (SPEC §2.3): exact quadratic case, then the Aoyagi–Watanabe RLCT of RRR (SPEC §2.2)."""
+"""LLC by SGLD (definitions §2.3): exact quadratic case, then the Aoyagi–Watanabe RLCT of RRR (definitions §2.2)."""
 
 from __future__ import annotations
 
@@ -116,7 +116,7 @@ def test_rrr_fit_is_empirical_minimiser():
     assert max(float(t.abs().max()) for t in g) < 1e-10
 
 
-# The RRR validation (SPEC §2.2). Hyper-parameters chosen by measurement (docs/crosscheck.md):
+# The RRR validation (definitions §2.2). Hyper-parameters chosen by measurement (docs/crosscheck.md):
 # n = 1e5 (n beta = 8686), eps = 1e-5, gamma = 1, 4 chains x (2000 burn-in + 4000 draws).
 RRR_CFG = SGLDConfig(eps=1e-5, gamma=1.0, n_chains=4, n_steps=4000, n_burnin=2000, seed=0)
 RRR_N = 100_000

@@ -1,4 +1,4 @@
-"""Complexity measures (SPEC §4.3) on cases with a known answer; the measure registry and the
+"""Complexity measures (definitions §4.3) on cases with a known answer; the measure registry and the
 ``measure`` subcommand."""
 
 from __future__ import annotations
@@ -156,7 +156,7 @@ def test_coarse_grain_zero_model_is_accepted_at_once():
 
 
 def test_coarse_grain_finds_planted_low_rank():
-    """Rank-1 matrices: a low-rank description is accepted and chosen (paper 001 eq. 14)."""
+    """Rank-1 matrices: a low-rank description is accepted and chosen (DeMoss et al. (2024) eq. 14)."""
     ds = make_dataset(TaskConfig(p=11, frac=0.5))
     m = _tiny(d_model=32, d_mlp=64, n_heads=4, d_head=8)
     g = torch.Generator().manual_seed(0)

@@ -1,4 +1,4 @@
-"""The plain-torch transformer (SPEC §4.2) against a naive per-head reference implementation."""
+"""The plain-torch transformer (definitions §4.2) against a naive per-head reference implementation."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Paper 003 (sparsity, weight entropy, circuit complexity), paper 002 (LMN), paper 004 (CMA,
-skip-ablation) measures on constructed cases with known answers (SPEC §4.3)."""
+"""Golechha (2024) (sparsity, weight entropy, circuit complexity), Liu et al. (2023) (LMN), Zhang et al. (2026) (CMA,
+skip-ablation) measures on constructed cases with known answers (definitions §4.3)."""
 
 from __future__ import annotations
 
@@ -174,7 +174,7 @@ def test_circuit_measure_on_transformer_is_positive_and_seeded():
     assert a == b and a["circuit_complexity"] > 0
 
 
-# ---------------------------------------------------------------- LMN (paper 002)
+# ---------------------------------------------------------------- LMN (Liu et al. (2023))
 
 
 def test_lmn_linear_map_is_one():

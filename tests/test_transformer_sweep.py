@@ -81,7 +81,7 @@ def test_settings_outside_the_labels_still_change_the_key():
 def test_grid_points_follow_the_operation_and_its_preset_overrides():
     pts = grid_points(TransformerSweepSpec(preset=("demoss",), op=("+", "-"), seeds=(0,)))
     by_op = {pt["labels"]["op"]: (k, pt) for k, pt in pts}
-    # demoss: + at f 0.2 with one layer, - at f 0.3 with two (paper 001 Table A.1)
+    # demoss: + at f 0.2 with one layer, - at f 0.3 with two (DeMoss et al. (2024) Table A.1)
     assert by_op["+"][1]["labels"]["frac"] == 0.2 and by_op["-"][1]["labels"]["frac"] == 0.3
     assert TrainConfig.from_dict(by_op["-"][1]["config"]).model.n_layers == 2
     assert by_op["+"][0].startswith("demoss_add_") and by_op["-"][0].startswith("demoss_sub_")

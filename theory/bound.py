@@ -1,4 +1,4 @@
-"""Compression generalisation bound (paper 001, eq. 4; SPEC §2.5)."""
+"""Compression generalisation bound (DeMoss et al. (2024), eq. 4; definitions §2.5)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ class GeneralisationBound:
 def generalisation_bound(
     emp_risk: float, K: float, n: float, delta: float = 0.05, unit: str = "nats"
 ) -> GeneralisationBound:
-    """``R <= R_hat + sqrt((K + 2 log K + log(1/delta)) / (2n))`` (paper 001 eq. 4; SPEC §2.5).
+    """``R <= R_hat + sqrt((K + 2 log K + log(1/delta)) / (2n))`` (DeMoss et al. (2024) eq. 4; definitions §2.5).
 
     Logs are natural. ``unit="nats"`` uses eq. 4 literally with K in nats; ``unit="bits"`` takes K in
     bits and uses ``K ln 2 + 2 ln K`` (the prior ``2^-K / K^2`` of Lotfi et al., whose eq. 4 is cited).

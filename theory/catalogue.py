@@ -89,7 +89,7 @@ ROOTS = Claim(
     check=_check_roots,
     replay=_replay_crossover,
     budget=Budget(examples=60, seconds=20.0),
-    source="SPEC §2.1 (Lambert-W crossover); theory/crossover.py root_condition_number",
+    source="definitions §2.1 (Lambert-W crossover); theory/crossover.py root_condition_number",
     axes=("log10_a", "n0"),
 )
 
@@ -149,7 +149,7 @@ WINNERS = Claim(
     check=_check_winners,
     replay=_replay_crossover,
     budget=Budget(examples=100, seconds=20.0),
-    source="SPEC §2.1; free energy SPEC §1.5 (Watanabe 2009, Thm 6.7)",
+    source="definitions §2.1; free energy definitions §1.5 (Watanabe 2009, Thm 6.7)",
     axes=("log10_a", "intervals"),
 )
 
@@ -184,7 +184,7 @@ ORDERING = Claim(
     strategy=st.tuples(st.floats(1.0, 1e9).filter(lambda n: n > 1.0), _phase, _phase),
     check=_check_ordering,
     budget=Budget(examples=200, seconds=10.0),
-    source="SPEC §1.5 (F_n = n L + lambda ln n, both terms increasing for n > 1)",
+    source="definitions §1.5 (F_n = n L + lambda ln n, both terms increasing for n > 1)",
 )
 
 
@@ -233,7 +233,7 @@ RRR = Claim(
     ),
     budget=Budget(examples=300, seconds=10.0),
     source=(
-        "Aoyagi & Watanabe (2005), Main Theorem (SPEC §2.2); the balanced-case bound "
+        "Aoyagi & Watanabe (2005), Main Theorem (definitions §2.2); the balanced-case bound "
         "lambda <= M N / 2 is -(H + r - M - N)^2 <= 0 (and >= 1 when the parity is odd)"
     ),
     axes=("params", "lam"),
@@ -282,7 +282,7 @@ K_RATIO = Claim(
         f'print([K(x, x * x, {c["bits"]}) / K(x, x, {c["bits"]}) for x in ({c["p"]}, {c["q"]})])"'
     ),
     budget=Budget(examples=200, seconds=10.0),
-    source="SPEC §2.4 (enumerative K of a Hermitian W; paper 004's K ~ lambda (2 log2 p + 2 b))",
+    source="definitions §2.4 (enumerative K of a Hermitian W; Zhang et al. (2026)'s K ~ lambda (2 log2 p + 2 b))",
     axes=("q", "ratio_q"),
 )
 
@@ -315,7 +315,7 @@ SUPPORTS = Claim(
     strategy=hermitian_supports(),
     check=_check_support,
     budget=Budget(examples=150, seconds=10.0),
-    source="SPEC §2.4 (Hermitian orbits); theory/kolmogorov.py active_orbits",
+    source="definitions §2.4 (Hermitian orbits); theory/kolmogorov.py active_orbits",
 )
 
 
@@ -343,7 +343,7 @@ QUANTISED = Claim(
     strategy=hermitian_weights(odd_primes(3, 13)),
     check=_check_quantised,
     budget=Budget(examples=60, seconds=10.0),
-    source="SPEC §2.4 (quantiser of the compressed-size bounds): rint is odd, the scale is shared",
+    source="definitions §2.4 (quantiser of the compressed-size bounds): rint is odd, the scale is shared",
 )
 
 

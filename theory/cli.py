@@ -37,13 +37,13 @@ def _check_crossover_flags(args: argparse.Namespace) -> bool:
     if generic:
         if args.dlambda is None or args.dloss is None:
             raise InputError(
-                "--dlambda and --dloss go together: give both, or neither for paper 004's form"
+                "--dlambda and --dloss go together: give both, or neither for Zhang et al. (2026)'s form"
             )
         given = [f"--{k}" for k in _PAPER_FLAGS if getattr(args, k) is not None]
         if given:
             raise InputError(
-                f"{', '.join(given)}: paper 004's flags do not apply to the generic crossover "
-                "(--dlambda/--dloss); drop them, or drop --dlambda/--dloss for paper 004's form"
+                f"{', '.join(given)}: Zhang et al. (2026)'s flags do not apply to the generic crossover "
+                "(--dlambda/--dloss); drop them, or drop --dlambda/--dloss for Zhang et al. (2026)'s form"
             )
         return True
     if args.dm is not None:
@@ -138,16 +138,16 @@ def vars_config(args: argparse.Namespace) -> dict:
 def build_parser() -> argparse.ArgumentParser:
     parser = OccamArgumentParser(
         prog="python -m theory",
-        description="Closed-form results of the Occam phase transition (SPEC §2).",
+        description="Closed-form results of the Occam phase transition (definitions §2).",
     )
     sub = parser.add_subparsers(title="subcommands", metavar="COMMAND")
 
     c = sub.add_parser(
         "crossover",
         help="solve the free-energy crossover n = a ln n (symbolic + numeric)",
-        description="Paper 004's crossover for (p, beta, eps_gen), or a generic one with --dlambda/--dloss.",
+        description="Zhang et al. (2026)'s crossover for (p, beta, eps_gen), or a generic one with --dlambda/--dloss.",
     )
-    # Paper 004's flags default to None so that mixing them with the generic form is refused.
+    # Zhang et al. (2026)'s flags default to None so that mixing them with the generic form is refused.
     c.add_argument("--p", type=_prime, default=None, help="odd prime modulus (default 97)")
     c.add_argument(
         "--beta", type=_pos, default=None, help="l0 prior strength beta > 0 (default 0.5)"

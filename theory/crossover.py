@@ -1,4 +1,4 @@
-"""Free-energy crossover between an accurate phase A and a simple phase B (SPEC §2.1).
+"""Free-energy crossover between an accurate phase A and a simple phase B (definitions §2.1).
 
 ``F_B - F_A = n dL - dlambda ln n`` vanishes where ``n = a ln n`` with ``a = dlambda / dL``; the real
 solutions are ``n_k = -a W_k(-1/a)`` for the Lambert-W branches ``k in {0, -1}``, real iff ``a >= e``.
@@ -46,7 +46,7 @@ DPS = 50
 
 @lru_cache(maxsize=1)
 def symbolic_roots() -> dict[str, sympy.Expr]:
-    """``solve(n dL = dlambda ln n)`` with sympy, extended to both real branches (SPEC §2.1).
+    """``solve(n dL = dlambda ln n)`` with sympy, extended to both real branches (definitions §2.1).
 
     Returns ``{"equation", "n_0", "n_-1", "a"}`` as sympy objects in the symbols ``n, Delta_lambda,
     Delta_L``; ``n_k = -(dlambda/dL) LambertW(-dL/dlambda, k)``.
@@ -177,7 +177,7 @@ def root_tolerance(a: float, n: float, ulps: float = 64.0) -> float:
 
 @dataclass(frozen=True)
 class Crossover:
-    """Where phases A (accurate) and B (simple) exchange free-energy dominance (SPEC §2.1).
+    """Where phases A (accurate) and B (simple) exchange free-energy dominance (definitions §2.1).
 
     The float fields overflow to ``inf`` beyond float64; ``exact`` holds the arbitrary-precision
     values (``{"decimal", "log10"}`` per name, see :func:`exact_number`) of ``dlambda``, ``a``,
@@ -237,7 +237,7 @@ def _short(x: float, exact: dict | None, digits: int) -> str:
 
 
 def crossover_n(dlambda: float, dloss: float, dm: float = 0.0) -> Crossover:
-    """Solve ``F_A(n) = F_B(n)`` for both real roots and say which phase wins where (SPEC §2.1).
+    """Solve ``F_A(n) = F_B(n)`` for both real roots and say which phase wins where (definitions §2.1).
 
     ``dlambda = lambda_A - lambda_B > 0``; ``dloss = L_B - L_A >= 0``; ``dm = m_A - m_B`` switches on
     Watanabe's ``(m-1) ln ln n`` correction (then solved numerically, no closed form).
@@ -336,7 +336,7 @@ def crossover_record(cross: Crossover) -> dict:
 
 @dataclass(frozen=True)
 class Paper004Crossover:
-    """Paper 004's ``n* = -(beta (p^2-p) / eps) W_-1(-eps / (beta (p^2-p)))`` (SPEC §2.1).
+    """Zhang et al. (2026)'s ``n* = -(beta (p^2-p) / eps) W_-1(-eps / (beta (p^2-p)))`` (definitions §2.1).
 
     ``n_star`` is ``inf`` where n* exceeds float64; ``n_star_exact`` always has it
     (``{"decimal": 50 digits, "log10": ...}``).
@@ -352,7 +352,7 @@ class Paper004Crossover:
 
 
 def paper004_crossover(beta: float, p: int, eps_gen: float) -> Paper004Crossover:
-    """Paper 004 (Sec. 5) crossover with ``dlambda = beta (p^2 - p)``, ``dloss = eps_gen``.
+    """Zhang et al. (2026) (Sec. 5) crossover with ``dlambda = beta (p^2 - p)``, ``dloss = eps_gen``.
 
     It is the ``W_-1`` root of :func:`crossover_n`: for ``n > n*`` the accurate (memorising,
     full-support) phase wins again; below it, down to ``n_0``, the generalising phase is preferred.

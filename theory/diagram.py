@@ -1,4 +1,4 @@
-"""The crossover ``n*`` of paper 004 over a (beta, eps_gen) grid (SPEC §2.1), as arrays and a figure."""
+"""The crossover ``n*`` of Zhang et al. (2026) over a (beta, eps_gen) grid (definitions §2.1), as arrays and a figure."""
 
 from __future__ import annotations
 
@@ -65,7 +65,7 @@ def _strs(x: np.ndarray) -> list[str]:
 
 
 def crossover_grid(p: int, betas: np.ndarray, eps: np.ndarray) -> CrossoverGrid:
-    """Vectorised ``n_k = -a W_k(-1/a)``, ``a = beta (p^2 - p) / eps_gen`` (paper 004 Sec. 5; SPEC §2.1)."""
+    """Vectorised ``n_k = -a W_k(-1/a)``, ``a = beta (p^2 - p) / eps_gen`` (Zhang et al. (2026) Sec. 5; definitions §2.1)."""
     p = check_odd_prime("p", p)
     betas = np.asarray(betas, dtype=float)
     eps = np.asarray(eps, dtype=float)
@@ -112,6 +112,6 @@ def plot_crossover_grid(grid: CrossoverGrid) -> Figure:
     ax.set_xlabel(r"$\epsilon_{\mathrm{gen}}$  (excess loss of the generalising phase)")
     ax.set_ylabel(r"$\beta$  (strength of the $\ell_0$ prior)")
     ax.set_title(
-        rf"Paper 004 crossover $n^*=-a\,W_{{-1}}(-1/a)$, $a=\beta(p^2-p)/\epsilon$, $p={grid.p}$"
+        rf"Zhang et al. (2026) crossover $n^*=-a\,W_{{-1}}(-1/a)$, $a=\beta(p^2-p)/\epsilon$, $p={grid.p}$"
     )
     return fig

@@ -1,4 +1,4 @@
-"""Asymptotic Bayes free energy of a phase (SPEC §1.5, §2.1; Watanabe 2009, Thm 6.7)."""
+"""Asymptotic Bayes free energy of a phase (definitions §1.5, §2.1; Watanabe 2009, Thm 6.7)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ def _check_n(n: ArrayLike, m: float) -> np.ndarray:
 
 
 def free_energy(n: ArrayLike, loss: ArrayLike, lam: ArrayLike, m: float = 1) -> float | np.ndarray:
-    """``F_n = n L + lambda ln n - (m - 1) ln ln n`` (SPEC §1.5; the m term is Watanabe's correction).
+    """``F_n = n L + lambda ln n - (m - 1) ln ln n`` (definitions §1.5; the m term is Watanabe's correction).
 
     ``loss`` is the per-sample loss ``L_n`` (nats), ``lam`` the RLCT, ``m`` its multiplicity.
     Broadcasts over arrays; returns a float for scalar input.
@@ -37,7 +37,7 @@ def free_energy(n: ArrayLike, loss: ArrayLike, lam: ArrayLike, m: float = 1) -> 
 def free_energy_gap(
     n: ArrayLike, dloss: float, dlambda: float, dm: float = 0.0
 ) -> float | np.ndarray:
-    """``F_B - F_A = n dL - dlambda ln n + dm ln ln n`` with ``dm = m_A - m_B`` (SPEC §2.1).
+    """``F_B - F_A = n dL - dlambda ln n + dm ln ln n`` with ``dm = m_A - m_B`` (definitions §2.1).
 
     Negative where the simple phase B is preferred.
     """

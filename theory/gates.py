@@ -1,4 +1,4 @@
-"""Occam-gate thresholds: the hard gate as the proximal map of an l0 penalty (SPEC §1.7)."""
+"""Occam-gate thresholds: the hard gate as the proximal map of an l0 penalty (definitions §1.7)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ __all__ = ["l0_prox_threshold", "occam_gate_threshold"]
 
 
 def l0_prox_threshold(c: float, mu: float) -> float:
-    """``tau = sqrt(2 c mu)``: ``H_tau`` is the exact prox of ``c ||W||_0`` with step ``mu`` (SPEC §1.7).
+    """``tau = sqrt(2 c mu)``: ``H_tau`` is the exact prox of ``c ||W||_0`` with step ``mu`` (definitions §1.7).
 
     Keeping an entry w costs ``c`` and saves ``|w|^2 / (2 mu)`` of the quadratic, so it survives iff
     ``|w| > sqrt(2 c mu)``.
@@ -22,10 +22,10 @@ def l0_prox_threshold(c: float, mu: float) -> float:
 def occam_gate_threshold(
     beta: float, n: float, p: int, eta: float = 1.0, convention: str = "prox"
 ) -> float:
-    """Gate threshold for the l0 prior ``beta ln n ||W||_0`` (SPEC §1.7).
+    """Gate threshold for the l0 prior ``beta ln n ||W||_0`` (definitions §1.7).
 
     ``prox`` (default): ``tau = sqrt(2 beta eta ln n) / p`` for the drift ``W += (eta/p^2) fft2(R)``.
-    ``paper``: paper 004's ``tau = sqrt(2 beta ln n / n)`` under its ``1/n`` drift.
+    ``paper``: Zhang et al. (2026)'s ``tau = sqrt(2 beta ln n / n)`` under its ``1/n`` drift.
     """
     beta = check_positive("beta", beta, allow_zero=True)
     n = check_range("n", n, 1.0, None, hint="n is the number of training pairs (>= 1)")

@@ -1,4 +1,4 @@
-"""Kolmogorov-complexity proxies for SFM weight matrices (SPEC §2.4)."""
+"""Kolmogorov-complexity proxies for SFM weight matrices (definitions §2.4)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ __all__ = [
 
 
 def hermitian_orbits(p: int) -> int:
-    """``N = (p^2 + 1) / 2`` orbits of ``(k, l) -> (-k, -l)`` on ``Z_p^2`` (SPEC §2.4)."""
+    """``N = (p^2 + 1) / 2`` orbits of ``(k, l) -> (-k, -l)`` on ``Z_p^2`` (definitions §2.4)."""
     p = check_odd_prime("p", p)
     return (p * p + 1) // 2
 
@@ -49,7 +49,7 @@ def log2_binomial(n: int, k: int) -> float:
 
 
 def enumerative_code_bits(p: int, support_size: int, bits: int = 32) -> float:
-    """``K(W) = ceil(log2(N+1)) + log2 C(N, s) + d b`` bits for a Hermitian W (SPEC §2.4).
+    """``K(W) = ceil(log2(N+1)) + log2 C(N, s) + d b`` bits for a Hermitian W (definitions §2.4).
 
     ``N`` orbits, ``s`` active orbits, ``d = |S|`` real parameters at ``b`` bits each. K is
     non-decreasing in ``|S|`` whenever ``b >= log2 N`` (one more parameter costs b bits, the
@@ -63,7 +63,7 @@ def enumerative_code_bits(p: int, support_size: int, bits: int = 32) -> float:
 
 
 def paper004_code_bits(lam: float, p: int, bits: int = 32) -> float:
-    """Paper 004's ``K ~ lambda (2 log2 p + C_float)`` with ``C_float = 2 b`` (SPEC §2.4)."""
+    """Zhang et al. (2026)'s ``K ~ lambda (2 log2 p + C_float)`` with ``C_float = 2 b`` (definitions §2.4)."""
     p = check_odd_prime("p", p)
     b = check_int("bits", bits, lo=1)
     if not (math.isfinite(lam) and lam >= 0):
@@ -89,7 +89,7 @@ def quantise(w: ArrayLike, bits: int = 8) -> np.ndarray:
 
 
 def compressed_sizes(w: ArrayLike, bits: int = 8) -> dict[str, int]:
-    """Compressed sizes in bits of the quantised W: bz2, lzma, zstd (SPEC §2.4 empirical bounds)."""
+    """Compressed sizes in bits of the quantised W: bz2, lzma, zstd (definitions §2.4 empirical bounds)."""
     import zstandard
 
     raw = quantise(w, bits).tobytes()

@@ -1,4 +1,4 @@
-"""The theory report: every closed-form result of SPEC §2 for one modulus, as files (SPEC §5)."""
+"""The theory report: every closed-form result of definitions §2 for one modulus, as files (definitions §5)."""
 
 from __future__ import annotations
 
@@ -102,7 +102,7 @@ def solver_agreement(a: float | mpmath.mpf | str, dps: int = DPS) -> dict:
 
 
 def crossover_summary(p: int, beta: float, eps_gen: float) -> dict:
-    """Symbolic solution, the roots and the phase that wins on each interval (SPEC §2.1).
+    """Symbolic solution, the roots and the phase that wins on each interval (definitions §2.1).
 
     Numbers beyond float64 (``a``, ``dlambda``, ``n_star``, interval edges) are exact decimal
     strings; ``n_star_exact`` always holds n* to 50 digits with its ``log10``.
@@ -148,7 +148,7 @@ def _rel(x: float | None) -> str:
 def format_crossover(summary: dict) -> str:
     """Human-readable text of :func:`crossover_summary`."""
     lines = [
-        f"Free-energy crossover, paper 004 (p = {summary['p']}, beta = {summary['beta']:g}, "
+        f"Free-energy crossover, Zhang et al. (2026) (p = {summary['p']}, beta = {summary['beta']:g}, "
         f"eps_gen = {summary['eps_gen']:g})",
         f"  solve  {summary['equation']}   with dlambda = beta (p^2 - p) = {_num(summary['dlambda'], 'g')}, "
         f"dL = eps_gen",
@@ -244,9 +244,12 @@ def _complexity_figure(rows: list[dict], p: int, bits: int) -> Figure:
 
     s = np.array([r["support"] for r in rows])
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    ax.plot(s, [r["K_enumerative_bits"] for r in rows], label="enumerative code (SPEC §2.4)")
+    ax.plot(s, [r["K_enumerative_bits"] for r in rows], label="enumerative code (definitions §2.4)")
     ax.plot(
-        s, [r["K_paper004_bits"] for r in rows], "--", label=r"paper 004: $\lambda(2\log_2 p + 2b)$"
+        s,
+        [r["K_paper004_bits"] for r in rows],
+        "--",
+        label=r"Zhang et al. (2026): $\lambda(2\log_2 p + 2b)$",
     )
     for x, name in ((p, r"$|S|=p$ (generalising)"), (p * p, r"$|S|=p^2$ (memorising)")):
         ax.axvline(x, color="grey", lw=0.8, ls=":")
@@ -317,7 +320,7 @@ def summary_lines(report: dict) -> list[str]:
         f"RLCT: lambda_mem = {report['rlct']['lambda_mem']:g}, lambda_gen = {report['rlct']['lambda_gen']:g}",
         f"Occam gate at n = {g['n_train']}: tau_prox = {g['tau_prox']:.6g}, tau_paper = {g['tau_paper']:.6g}",
         f"K (bits): memorising {k['enumerative_mem']:.6g}, generalising {k['enumerative_gen']:.6g} "
-        f"(paper 004 form: {k['paper004_mem']:.6g} / {k['paper004_gen']:.6g})",
+        f"(Zhang et al. (2026) form: {k['paper004_mem']:.6g} / {k['paper004_gen']:.6g})",
         f"bound on test risk (R_hat = 0): generalising {b['generalising']['bound']:.4g}, "
         f"memorising {b['memorising']['bound']:.4g}",
     ]

@@ -1,4 +1,4 @@
-"""Real log canonical thresholds (RLCTs) used as references (SPEC §1.4, §2.2)."""
+"""Real log canonical thresholds (RLCTs) used as references (definitions §1.4, §2.2)."""
 
 from __future__ import annotations
 
@@ -10,18 +10,18 @@ __all__ = ["sfm_rlct", "lambda_mem", "lambda_gen", "RRRRLCT", "rrr_rlct"]
 
 
 def sfm_rlct(support_size: int) -> float:
-    """``lambda(S) = |S| / 2`` for a symmetric SFM support with ``d(S) = |S|`` real parameters (SPEC §1.4)."""
+    """``lambda(S) = |S| / 2`` for a symmetric SFM support with ``d(S) = |S|`` real parameters (definitions §1.4)."""
     return check_int("support_size", support_size, lo=0) / 2.0
 
 
 def lambda_mem(p: int) -> float:
-    """Full support ``|S| = p^2``: ``p^2 / 2`` — the BIC count, not the empirical LLC when n < p^2 (SPEC §1.4)."""
+    """Full support ``|S| = p^2``: ``p^2 / 2`` — the BIC count, not the empirical LLC when n < p^2 (definitions §1.4)."""
     p = check_odd_prime("p", p)
     return p * p / 2.0
 
 
 def lambda_gen(p: int) -> float:
-    """Diagonal (Fourier-sparse) support ``|S| = p``: ``p / 2`` (SPEC §1.4)."""
+    """Diagonal (Fourier-sparse) support ``|S| = p``: ``p / 2`` (definitions §1.4)."""
     return check_odd_prime("p", p) / 2.0
 
 
@@ -39,7 +39,7 @@ class RRRRLCT:
 
 
 def rrr_rlct(M: int, N: int, H: int, r: int) -> RRRRLCT:
-    """RLCT of ``y = B A x`` (A: H x M, B: N x H) at a true map of rank ``r`` (SPEC §2.2).
+    """RLCT of ``y = B A x`` (A: H x M, B: N x H) at a true map of rank ``r`` (definitions §2.2).
 
     Aoyagi & Watanabe (2005), Neural Networks 18, Main Theorem: four cases by (M, N, H, r).
     ``M`` input dimension, ``N`` output dimension, ``H`` inner dimension, ``0 <= r <= min(M, N, H)``.

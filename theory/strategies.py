@@ -27,7 +27,7 @@ __all__ = [
     "hermitian_weights",
 ]
 
-#: Regimes of ``n = a ln n`` (SPEC §2.1): no crossing, the double root, two roots, far from e,
+#: Regimes of ``n = a ln n`` (definitions §2.1): no crossing, the double root, two roots, far from e,
 #: and the noiseless case.
 CROSSOVER_REGIMES = ("a<e", "a=e", "a>e", "a>>e", "dL=0")
 
@@ -96,7 +96,7 @@ def rrr_cases(max_dim: int = 12) -> SearchStrategy[dict]:
 
 def hermitian_orbit_list(p: int) -> list[tuple[tuple[int, int], ...]]:
     """The orbits of ``(k, l) -> (-k, -l)`` on ``Z_p^2``: the origin first, then the
-    ``(p^2 - 1) / 2`` conjugate pairs (SPEC §2.4; :func:`theory.kolmogorov.hermitian_orbits`)."""
+    ``(p^2 - 1) / 2`` conjugate pairs (definitions §2.4; :func:`theory.kolmogorov.hermitian_orbits`)."""
     p = check_odd_prime("p", p)
     out: list[tuple[tuple[int, int], ...]] = [((0, 0),)]
     for k in range(p):

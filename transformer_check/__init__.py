@@ -1,4 +1,4 @@
-"""transformer_check: train transformers on modular arithmetic and track their complexity (SPEC §4).
+"""transformer_check: train transformers on modular arithmetic and track their complexity (definitions §4).
 
 Training: :mod:`.data`, :mod:`.model`, :mod:`.config` (:class:`TrainConfig`), :mod:`.presets`,
 :mod:`.run_state` and :mod:`.train` (the loop), :mod:`.checkpoint`, :mod:`.measures` and

@@ -1,4 +1,4 @@
-"""``python -m transformer_check bdm-ablation``: paper 004's ``K_BDM`` choices over checkpoints.
+"""``python -m transformer_check bdm-ablation``: Zhang et al. (2026)'s ``K_BDM`` choices over checkpoints.
 
 Reads every checkpoint of each run (``RUN`` folders of ``train``, a multi-seed run's ``seed_*/``,
 or ``--runs-from SWEEP_DIR`` for every point of a sweep), measures the 8 variants of

@@ -1,4 +1,4 @@
-"""Checkpoints: one self-describing safetensors file per checkpoint, written atomically (SPEC §5).
+"""Checkpoints: one self-describing safetensors file per checkpoint, written atomically (definitions §5).
 
 ``<stem>.safetensors`` holds the model parameters (``param.<name>``), the AdamW moment tensors
 (``opt.<i>.<key>``) and RNG states as uint8 tensors (``rng.<name>``); its metadata header holds

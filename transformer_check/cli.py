@@ -21,7 +21,7 @@ __all__ = ["build_parser", "main"]
 def build_parser() -> argparse.ArgumentParser:
     parser = OccamArgumentParser(
         prog="python -m transformer_check",
-        description="Train transformers on modular arithmetic and track their complexity (SPEC §4).",
+        description="Train transformers on modular arithmetic and track their complexity (definitions §4).",
     )
     sub = parser.add_subparsers(dest="command", metavar="{train,measure,export,...}")
     for register in (

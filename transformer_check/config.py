@@ -1,4 +1,4 @@
-"""What determines a training run (:class:`TrainConfig`, SPEC §4.2 defaults) and what it returns.
+"""What determines a training run (:class:`TrainConfig`, definitions §4.2 defaults) and what it returns.
 
 A :class:`TrainConfig` is plain data: it is written into every run's JSON (``metadata.config``,
 a checkpoint's ``config``) and read back with :meth:`TrainConfig.from_dict`, so ``--config
@@ -26,7 +26,7 @@ __all__ = ["ArchConfig", "TaskConfig", "TrainConfig", "TrainResult"]
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Everything that determines a training run (SPEC §4.2 defaults)."""
+    """Everything that determines a training run (definitions §4.2 defaults)."""
 
     task: TaskConfig = field(default_factory=TaskConfig)
     model: ArchConfig = field(default_factory=ArchConfig)
@@ -36,8 +36,8 @@ class TrainConfig:
     betas: tuple[float, float] = (0.9, 0.98)
     warmup: int = 10  # linear warm-up steps
     seed: int = 0  # model init and weight noise (the split has task.seed)
-    spectral_reg: float = 0.0  # beta of paper 001 eq. 16
-    weight_noise: float = 0.0  # delta of paper 001 eq. 10
+    spectral_reg: float = 0.0  # beta of DeMoss et al. (2024) eq. 16
+    weight_noise: float = 0.0  # delta of DeMoss et al. (2024) eq. 10
     device: str = "auto"
     amp: bool = False  # bfloat16 autocast on CUDA
     eval_points: int = 200

@@ -1,4 +1,4 @@
-"""Modular-arithmetic datasets ``a o b mod p`` with a seeded train/test split (SPEC §4.1).
+"""Modular-arithmetic datasets ``a o b mod p`` with a seeded train/test split (definitions §4.1).
 
 Token ids: ``0 .. p-1`` are the residues, ``p`` is ``=``, and with ``fmt="a op b ="`` the id
 ``p + 1`` is the (single) operation token. The answer is predicted at the last position (``=``).
@@ -30,7 +30,7 @@ FORMATS = ("a b =", "a op b =")
 
 @dataclass(frozen=True)
 class TaskConfig:
-    """SPEC §4.1 task: modulus ``p``, operation, train fraction, split seed, sequence format."""
+    """definitions §4.1 task: modulus ``p``, operation, train fraction, split seed, sequence format."""
 
     p: int = 113
     op: str = "+"
@@ -110,7 +110,7 @@ def task_sizes(cfg: TaskConfig) -> tuple[int, int, int, int]:
 
 
 def make_dataset(cfg: TaskConfig) -> ModularDataset:
-    """All pairs, labelled, seeded-permutation split: first ``floor(f N)`` train (SPEC §4.1)."""
+    """All pairs, labelled, seeded-permutation split: first ``floor(f N)`` train (definitions §4.1)."""
     p = cfg.p
     a, b = all_pairs(p, cfg.op)
     y = apply_op(a, b, cfg.op, p)

@@ -1,4 +1,4 @@
-"""Every measure of one checkpoint (SPEC §4.3, §2.3), written as JSON + CSV + a spectra figure."""
+"""Every measure of one checkpoint (definitions §4.3, §2.3), written as JSON + CSV + a spectra figure."""
 
 from __future__ import annotations
 
@@ -89,7 +89,7 @@ def spectra_figure(model, ds, title: str) -> Figure:
         a1.semilogy(np.arange(1, s.size + 1), s / s.sum(), lw=1.2, label=name)
     a1.set_xlabel("index i")
     a1.set_ylabel("normalised singular value s_i / sum s")
-    a1.set_title("Singular-value spectra (paper 001 eq. 12)")
+    a1.set_title("Singular-value spectra (DeMoss et al. (2024) eq. 12)")
     a1.legend(fontsize=6, ncol=2)
     a1.grid(alpha=0.3, which="both", lw=0.4)
     e = frequency_energy(model.W_E[: ds.p].double().cpu().numpy())

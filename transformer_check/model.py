@@ -1,6 +1,6 @@
-"""A small decoder-only transformer for modular arithmetic, written out in plain torch (SPEC §4.2).
+"""A small decoder-only transformer for modular arithmetic, written out in plain torch (definitions §4.2).
 
-Default (SPEC §4.2): 1 layer, d_model 128, 4 heads x 32, d_mlp 512, ReLU, no LayerNorm, every
+Default (definitions §4.2): 1 layer, d_model 128, 4 heads x 32, d_mlp 512, ReLU, no LayerNorm, every
 weight initialised ``randn / sqrt(d_model)``, biases zero. Attention is causal; the logits are read
 at the last position only.
 
@@ -91,7 +91,7 @@ def parse_weight_name(name: str) -> tuple[int, str, str]:
 
 @dataclass(frozen=True)
 class ArchConfig:
-    """Model shape without the task-dependent sizes (SPEC §4.2 default)."""
+    """Model shape without the task-dependent sizes (definitions §4.2 default)."""
 
     d_model: int = 128
     n_heads: int = 4
@@ -100,7 +100,9 @@ class ArchConfig:
     n_layers: int = 1
     act: str = "relu"
     layernorm: str | None = None
-    init_scale: float | None = None  # std of every weight; None -> 1/sqrt(d_model) (SPEC §4.2)
+    init_scale: float | None = (
+        None  # std of every weight; None -> 1/sqrt(d_model) (definitions §4.2)
+    )
 
     def __post_init__(self) -> None:
         for name in ("d_model", "n_heads", "d_head", "d_mlp", "n_layers"):
@@ -120,7 +122,7 @@ class ArchConfig:
 
 @dataclass(frozen=True, kw_only=True)
 class ModelConfig(ArchConfig):
-    """Architecture (SPEC §4.2) plus the task's sizes; ``d_vocab_out=None`` means
+    """Architecture (definitions §4.2) plus the task's sizes; ``d_vocab_out=None`` means
     ``vocab_size - 1`` (``a b =``). ``biases``: the attention and unembedding biases of imported
     models (module docstring); never set by a training config."""
 
@@ -305,7 +307,7 @@ class Transformer(nn.Module):
 
     @classmethod
     def from_seed(cls, cfg: ModelConfig, seed: int) -> Transformer:
-        """Initialise from a dedicated ``torch.Generator`` (SPEC §5: explicit seeds)."""
+        """Initialise from a dedicated ``torch.Generator`` (definitions §5: explicit seeds)."""
         return cls(cfg, torch.Generator().manual_seed(int(seed)))
 
     def embed(self, tokens: Tensor) -> Tensor:

@@ -18,7 +18,7 @@ PANELS: list[Panel] = [
     ("Loss", "cross-entropy (nats)", [("train_loss", "train"), ("test_loss", "test")], True, None),
     ("Parameter norm", "L2 norm", [("l2_norm", "total")], False, None),
     (
-        "Coarse-grained complexity (paper 001 Alg. 1)",
+        "Coarse-grained complexity (DeMoss et al. (2024) Alg. 1)",
         "bz2 bytes",
         [("coarse_bytes", "coarse-grained")],
         False,

@@ -1,13 +1,13 @@
-"""Named training presets (SPEC §4.2) as data; docs/transformer_check.md gives the reasons.
+"""Named training presets (definitions §4.2) as data; docs/transformer_check.md gives the reasons.
 
 - ``quick``: p 47, f 0.4, default model, lr 3e-3, wd 1, 3000 steps: on the default seed it
   memorises at logged step 44 and groks (test accuracy >= 99%) at logged step 1097 (measured;
   about 3 minutes with every measure on one busy CPU core).
 - ``nanda``: Nanda et al. (2023) setting: p 113, f 0.3, default model, lr 1e-3, wd 1.
-- ``demoss``: DeMoss et al. (paper 001, Table A.1): p 113, ``<x><op><y><=>``, post-LN GELU; + and
+- ``demoss``: DeMoss et al. (DeMoss et al. (2024), Table A.1): p 113, ``<x><op><y><=>``, post-LN GELU; + and
   * use f 0.2 and 1 layer with noise 1e-2; - and / use f 0.3 and 2 layers with noise 1e-3; spectral
   entropy beta 0.1; AdamW lr 1e-3, wd 1.
-- ``deep``: paper 004's architecture scaled to a CPU: GPT-2 style (pre-LN, GELU), 6 layers (thirds
+- ``deep``: Zhang et al. (2026)'s architecture scaled to a CPU: GPT-2 style (pre-LN, GELU), 6 layers (thirds
   of 2 for the skip-ablation), d_model 64, 4 heads x 16, d_mlp 256, on the quick task (p 47,
   f 0.4), lr 1e-3 with 100 warm-up steps, wd 1, 3000 steps (docs/transformer_check.md gives its
   measured cost and events).
@@ -47,7 +47,7 @@ PRESETS: dict[str, TrainConfig] = {
         checkpoint_every=2000,
         preset="nanda",
     ),
-    "demoss": TrainConfig(  # the + and * row of paper 001 Table A.1
+    "demoss": TrainConfig(  # the + and * row of DeMoss et al. (2024) Table A.1
         task=TaskConfig(p=113, frac=0.2, fmt="a op b ="),
         model=ArchConfig(n_layers=1, act="gelu", layernorm="post"),
         steps=50_000,

@@ -48,7 +48,7 @@ NOISE_SEED_OFFSET = 7919  # the weight-noise generator is seeded seed + this (a 
 
 
 def lr_at(cfg: TrainConfig, update: int) -> float:
-    """Linear warm-up over ``cfg.warmup`` updates, then constant (SPEC §4.2)."""
+    """Linear warm-up over ``cfg.warmup`` updates, then constant (definitions §4.2)."""
     if cfg.warmup <= 0:
         return cfg.lr
     return cfg.lr * min(1.0, (update + 1) / cfg.warmup)
@@ -160,7 +160,9 @@ class SingleRun(RunState):
         cfg, model = self.cfg, self.model
         x, y = self.dsd.train_x, self.dsd.train_y
         with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=self._amp()):
-            if cfg.weight_noise > 0:  # paper 001 eq. 10: forward at theta + delta N(0, 1)
+            if (
+                cfg.weight_noise > 0
+            ):  # DeMoss et al. (2024) eq. 10: forward at theta + delta N(0, 1)
                 noisy = {
                     n: p
                     + cfg.weight_noise
@@ -171,7 +173,7 @@ class SingleRun(RunState):
             else:
                 logits = model(x)
             loss = F.cross_entropy(logits.float(), y)
-        if cfg.spectral_reg > 0:  # paper 001 eq. 16
+        if cfg.spectral_reg > 0:  # DeMoss et al. (2024) eq. 16
             loss = loss + cfg.spectral_reg * spectral_entropy_penalty(model.named_weight_matrices())
         return loss
 
@@ -242,7 +244,7 @@ class BatchedModel:
         return self._ce(self.params if params is None else params, x, y)
 
     def penalties(self) -> torch.Tensor:
-        """Per-seed mean spectral entropy ``[S]`` (paper 001 eq. 16 / beta)."""
+        """Per-seed mean spectral entropy ``[S]`` (DeMoss et al. (2024) eq. 16 / beta)."""
         return self._penv(self.params)
 
     @torch.no_grad()
@@ -277,7 +279,7 @@ class BatchedRun(RunState):
     def loss(self) -> torch.Tensor:
         cfg, params = self.cfg, self.bm.params
         x, y = self.dsd.train_x, self.dsd.train_y
-        if cfg.weight_noise > 0:  # paper 001 eq. 10, one draw for the whole stack
+        if cfg.weight_noise > 0:  # DeMoss et al. (2024) eq. 10, one draw for the whole stack
             params = {
                 n: p
                 + cfg.weight_noise * torch.randn(p.shape, generator=self.noise_gen, device=p.device)
@@ -285,7 +287,7 @@ class BatchedRun(RunState):
             }
         with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=self._amp()):
             loss = self.bm.losses(x, y, params).sum()
-        if cfg.spectral_reg > 0:  # paper 001 eq. 16
+        if cfg.spectral_reg > 0:  # DeMoss et al. (2024) eq. 16
             loss = loss + cfg.spectral_reg * self.bm.penalties().sum()
         return loss
 

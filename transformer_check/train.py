@@ -1,10 +1,10 @@
-"""Full-batch AdamW training on modular arithmetic with complexity logging (SPEC §4.2-§4.3).
+"""Full-batch AdamW training on modular arithmetic with complexity logging (definitions §4.2-§4.3).
 
 One step = one AdamW update on the whole training set. Step ``s`` in the metrics is the model
 after ``s`` updates (``s = 0`` is the initialisation). Loss/accuracy/L2 are logged on
 ``eval_points`` log-spaced steps, the complexity measures on a log-spaced subset of
-``measure_points`` of them. Options: the spectral-entropy regulariser (paper 001 eq. 16, mean over
-matrices, SPEC §4.2) and weight noise (paper 001 eq. 10: forward and gradient at
+``measure_points`` of them. Options: the spectral-entropy regulariser (DeMoss et al. (2024) eq. 16, mean over
+matrices, definitions §4.2) and weight noise (DeMoss et al. (2024) eq. 10: forward and gradient at
 ``theta + delta N(0,1)``, update applied to ``theta``).
 
 One loop (:class:`_Loop`) drives any :class:`~transformer_check.run_state.RunState`: a single

@@ -62,9 +62,11 @@ FLAGS: dict[str, FlagSpec] = {
     "warmup": FlagSpec(help="linear warm-up steps", check=arg_type(check_int, 0)),
     "seed": FlagSpec(help="model-init/noise seed", check=arg_type(check_int, 0)),
     "spectral_reg": FlagSpec(
-        help="beta of the spectral-entropy regulariser (paper 001 eq. 16)", check=_NONNEG
+        help="beta of the spectral-entropy regulariser (DeMoss et al. (2024) eq. 16)", check=_NONNEG
     ),
-    "weight_noise": FlagSpec(help="delta of the weight noise (paper 001 eq. 10)", check=_NONNEG),
+    "weight_noise": FlagSpec(
+        help="delta of the weight noise (DeMoss et al. (2024) eq. 10)", check=_NONNEG
+    ),
     "device": FlagSpec(help="device", choices=["auto", "cpu", "cuda"]),
     "amp": FlagSpec(help="bfloat16 autocast on CUDA"),
     "eval_points": FlagSpec(help="log-spaced loss/acc points", check=_INT1),
@@ -96,7 +98,7 @@ def add_subparser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "train",
         help="train a transformer on a o b mod p, logging complexity measures",
-        description="Full-batch AdamW on modular arithmetic (SPEC §4.1-4.3). Writes metrics.csv, "
+        description="Full-batch AdamW on modular arithmetic (definitions §4.1-4.3). Writes metrics.csv, "
         "summary.json, checkpoints/ and training.png/.svg into --out. Defaults quoted below are "
         "the quick preset's.",
     )

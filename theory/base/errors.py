@@ -94,7 +94,7 @@ def check_int(name: str, x: Any, lo: int | None = None, hi: int | None = None) -
 
 
 def check_odd_prime(name: str, p: Any) -> int:
-    """An odd prime modulus (SPEC §1.1)."""
+    """An odd prime modulus (definitions §1.1)."""
     v = check_int(name, p)
     if v < 3 or not is_prime(v):
         lower = next((q for q in range(v, 2, -1) if is_prime(q)), 3)

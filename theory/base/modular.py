@@ -16,7 +16,7 @@ __all__ = ["OPS", "GATE_CONVENTIONS", "is_prime", "primitive_root", "op_table"]
 OPS: tuple[str, ...] = ("+", "-", "*", "/")
 
 #: Gate-threshold conventions (definitions §1.7): ``prox`` is the l0 proximal map under the
-#: ``eta / p^2`` drift; ``paper`` is paper 004's ``sqrt(2 beta ln n / n)`` under its ``1/n`` drift.
+#: ``eta / p^2`` drift; ``paper`` is Zhang et al. (2026)'s ``sqrt(2 beta ln n / n)`` under its ``1/n`` drift.
 GATE_CONVENTIONS: tuple[str, ...] = ("prox", "paper")
 
 

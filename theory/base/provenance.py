@@ -101,7 +101,7 @@ def thread_info() -> dict[str, Any]:
 def run_metadata(
     command: str, config: Any = None, seed: int | None = None, extra: Mapping | None = None
 ) -> dict[str, Any]:
-    """Provenance block every JSON output carries (SPEC §5).
+    """Provenance block every JSON output carries (definitions §5).
 
     Versions, seed, config, git hash and ``git_dirty``, ``timestamp_utc``, ``command_line``
     (``sys.argv``), ``device`` (CPU model; GPU and CUDA version when in use) and ``threads``.

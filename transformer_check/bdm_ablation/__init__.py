@@ -1,13 +1,13 @@
-"""An ablation of paper 004's ``K_BDM`` choices over a run's training checkpoints (SPEC §3.3).
+"""An ablation of Zhang et al. (2026)'s ``K_BDM`` choices over a run's training checkpoints (definitions §3.3).
 
-Paper 004 measures a transformer's weights as ``K_BDM``: every parameter tensor, viewed as a
+Zhang et al. (2026) measures a transformer's weights as ``K_BDM``: every parameter tensor, viewed as a
 matrix by :func:`bdm.weights.as_matrix`, mapped to 4 symbols by its own quartiles, cut into 4x4
 blocks over the bit-plane CTM table, and the tensors' BDMs summed (what training logs as
 ``bdm_bits``, :mod:`transformer_check.measures.bdm_measure`). This module recomputes the measure
 at every checkpoint of a run under each of the 8 combinations of three choices (a *variant*,
 named ``<map>-<blocks>-<aggregation>``, e.g. ``quartile-2d-per_tensor``, the paper's):
 
-* **map**: ``quartile`` (4 symbols, SPEC §3.3) or ``median`` (2 symbols: above the median or not);
+* **map**: ``quartile`` (4 symbols, definitions §3.3) or ``median`` (2 symbols: above the median or not);
 * **blocks**: ``2d`` (4x4 blocks: the bit-plane table for 4 symbols, the published one for 2) or
   ``1d`` (the matrix's rows concatenated into one sequence, length-12 blocks over the 1-D table);
 * **aggregation**: ``per_tensor`` or ``pooled``, defined below.
@@ -16,7 +16,7 @@ Tensor selection is the training measure's: every named parameter; a tensor smal
 block is skipped (in ``2d`` the bias and LayerNorm vectors are one row, so they are skipped; in
 ``1d`` a vector of 12 or more entries is one sequence and *is* measured).
 
-Definitions (BDM as in :mod:`bdm.engine`, SPEC §3.2). Let ``B_t`` be the multiset of raw blocks of
+Definitions (BDM as in :mod:`bdm.engine`, definitions §3.2). Let ``B_t`` be the multiset of raw blocks of
 tensor ``t`` (``Ignore`` partition: leftovers dropped) and ``n_t(r)`` the count of block ``r``:
 
 * ``per_tensor = sum_t sum_{r in B_t} [CTM(r) + log2 n_t(r)]`` (the sum of the tensors' BDMs);
@@ -34,7 +34,7 @@ because ``max_i n_{r,i} <= sum_i n_{r,i} <= k_r max_i n_{r,i} <= k_r prod_i n_{r
 every table here has minimum CTM above 22 bits, and the two coincide for a single tensor.
 
 Reference (**raw**): ``raw_bz2`` = 8 x the bz2 size (level 9) of the unquantised float32
-parameters in ``named_parameters`` order, ``8 * naive_bz2_bytes(model)`` (paper 001 Fig. A.9). It
+parameters in ``named_parameters`` order, ``8 * naive_bz2_bytes(model)`` (DeMoss et al. (2024) Fig. A.9). It
 moves with weight-decay shrinkage; quantile symbols are scale-free and do not.
 
 Trajectory summary of one run and variant (steps are checkpoint steps, events from the run):

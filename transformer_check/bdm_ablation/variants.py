@@ -38,7 +38,7 @@ MAPS = ("quartile", "median")
 LAYOUTS = ("2d", "1d")
 AGGREGATIONS = ("per_tensor", "pooled")
 RAW = "raw_bz2"
-_NSYMBOLS = {"quartile": 4, "median": 2}  # SPEC §3.3: quartiles give 4 symbols, the median 2
+_NSYMBOLS = {"quartile": 4, "median": 2}  # definitions §3.3: quartiles give 4 symbols, the median 2
 _BZ2_LEVEL = 9  # the level of transformer_check.measures.compression.bz2_size
 
 
@@ -71,7 +71,7 @@ VARIANTS: tuple[Variant, ...] = tuple(
 VARIANT_NAMES: tuple[str, ...] = tuple(v.name for v in VARIANTS)
 PAPER_VARIANT = "quartile-2d-per_tensor"  # what training logs as bdm_bits
 
-#: The definitions every output carries (module docstring; SPEC §3.2-§3.3 for BDM).
+#: The definitions every output carries (module docstring; definitions §3.2-§3.3 for BDM).
 DEFINITIONS = {
     "per_tensor": "sum over measured tensors t of BDM(t) = sum_r [CTM(r) + log2 n_t(r)]",
     "pooled": "sum over the union of distinct blocks r of [CTM(r) + log2 N(r)], N(r) = sum_t n_t(r)",
@@ -134,7 +134,7 @@ def tensor_block_counts(
 
 
 def per_tensor_bdm(counts: Mapping[str, list[BlockCounts]]) -> float:
-    """``sum over tensors of BDM`` (SPEC §3.3), summed like :func:`bdm.weights.k_bdm` (fsum)."""
+    """``sum over tensors of BDM`` (definitions §3.3), summed like :func:`bdm.weights.k_bdm` (fsum)."""
     return math.fsum(BDM.bdm_from_counts(c) for c in counts.values())
 
 
@@ -159,7 +159,7 @@ def pooled_bdm(counts: Iterable[BlockCounts]) -> float:
 
 
 def raw_bz2_bits(tensors: Mapping[str, np.ndarray]) -> float:
-    """8 x bz2 size of the float32 tensors in the given order (``naive_bz2_bytes``, paper 001
+    """8 x bz2 size of the float32 tensors in the given order (``naive_bz2_bytes``, DeMoss et al. (2024)
     Fig. A.9): the unquantised reference."""
     raw = b"".join(np.ascontiguousarray(t, dtype=np.float32).tobytes() for t in tensors.values())
     return 8.0 * len(bz2.compress(raw, _BZ2_LEVEL))

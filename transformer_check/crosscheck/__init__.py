@@ -1,11 +1,11 @@
 """The cross-check: theory, SFM and a trained transformer side by side, each prediction decided
-(SPEC §4.4; statistics and thresholds in docs/crosscheck.md).
+(definitions §4.4; statistics and thresholds in docs/crosscheck.md).
 
 ``python -m transformer_check crosscheck`` runs, on defaults that finish in a few minutes on two
 CPU cores: the theory's numbers for the task (theory/), the singular feature machine on the same
 p, operation and train fraction (sfm/) with a sweep over its gate strength, and transformer training
 with every measure plus a weight-decay sweep; then it decides the five predictions of §4.4 and
-paper 004's three condensations, and writes ``crosscheck.json``, CSV series and the figure page
+Zhang et al. (2026)'s three condensations, and writes ``crosscheck.json``, CSV series and the figure page
 ``crosscheck.png/.svg``.
 
 Modules: :mod:`.config` (nested configs, presets as data), :mod:`.events`, :mod:`.verdicts` and

@@ -64,10 +64,10 @@ def add_subparser(subparsers: argparse._SubParsersAction) -> None:
     """Register ``crosscheck`` on the transformer_check CLI (discovered by its cli.py)."""
     sp = subparsers.add_parser(
         "crosscheck",
-        help="theory vs SFM vs transformer: decide each SPEC §4.4 prediction",
+        help="theory vs SFM vs transformer: decide each definitions §4.4 prediction",
         description=(
             "Run the theory, the SFM and transformer training with every measure on one task, "
-            "decide the five predictions of SPEC §4.4 and paper 004's three condensations and write "
+            "decide the five predictions of definitions §4.4 and Zhang et al. (2026)'s three condensations and write "
             "crosscheck.json + figures. "
             "Flags override the preset (or the --config file)."
         ),

@@ -1,5 +1,5 @@
-"""Paper 004's condensations as verdicts (6)-(8): the embedding ring, the BDM drop and the
-middle-layer bypass (paper 004 §4-5; docs/crosscheck.md, "Paper 004's condensations").
+"""Zhang et al. (2026)'s condensations as verdicts (6)-(8): the embedding ring, the BDM drop and the
+middle-layer bypass (Zhang et al. (2026) §4-5; docs/crosscheck.md, "Zhang et al. (2026)'s condensations").
 
 Like :mod:`.verdicts`, each ``verdict_*`` is a pure function of logged series, so it is testable
 on synthetic ones; a series that was not logged or an event that never occurred gives
@@ -60,7 +60,7 @@ def verdict_ring(
     p: int,
     th: Thresholds = Thresholds(),
 ) -> Verdict:
-    """(6) The embedding collapses onto a ring isomorphic to Z_p (paper 004, condensation 2).
+    """(6) The embedding collapses onto a ring isomorphic to Z_p (Zhang et al. (2026), condensation 2).
 
     Statistic: ``mean ring score over logged steps >= t_gen - ring score at t_mem`` of the token
     embedding (>= ring_gain_min). Side condition: the mean after t_gen exceeds the NULL_LEVEL
@@ -139,11 +139,11 @@ def verdict_bdm_drop(
     th: Thresholds = Thresholds(),
 ) -> Verdict:
     """(7) K_BDM of the quartile-quantised weights falls from its memorisation plateau
-    (paper 004, condensation 4), and falls more than the raw compressed size does.
+    (Zhang et al. (2026), condensation 4), and falls more than the raw compressed size does.
 
     Statistic: ``(plateau - final) / plateau`` of ``bdm_bits`` (>= bdm_drop_min). Side condition:
     that drop exceeds the same drop of the unquantised weights' bz2 size (``bz2_naive_bytes``),
-    which weight-decay shrinkage alone moves: paper 004's argument for quantising.
+    which weight-decay shrinkage alone moves: Zhang et al. (2026)'s argument for quantising.
     """
     v = Verdict(
         "bdm_drop",
@@ -213,7 +213,7 @@ def verdict_bypass(
     th: Thresholds = Thresholds(),
 ) -> Verdict:
     """(8) After generalisation the middle third of the blocks is bypassable, the first and last
-    are not; at memorisation none is (paper 004, condensation 1).
+    are not; at memorisation none is (Zhang et al. (2026), condensation 1).
 
     Statistic: ``min(cost_first, cost_last) - cost_middle`` at the last logged step, each cost
     the test accuracy lost by skipping that third (>= bypass_gap_min). Side condition: at t_mem

@@ -62,7 +62,7 @@ class TrainSettings:
     """The transformer leg. ``model``, ``lr``, ``weight_decay``, ``eval_points`` and
     ``measure_points`` apply without a training preset only (with one, the preset's stand).
 
-    Defaults: the SPEC §4.2 architecture at reduced width; lr/wd chosen so it groks by ~1000 steps.
+    Defaults: the definitions §4.2 architecture at reduced width; lr/wd chosen so it groks by ~1000 steps.
     ``steps``: ``None`` = 1500, or the training preset's own. ``wd_sweep``: multiples of the weight
     decay for prediction (4); ``parallel_sweep``: those runs go to worker processes beside the
     main run. ``snapshots``: the main run keeps the weights at every measure step (what
@@ -101,7 +101,7 @@ PRESET_OWNED = ("model", "lr", "weight_decay", "eval_points", "measure_points")
 
 @dataclass(frozen=True)
 class SGLDSettings:
-    """The LLC's SGLD sampler in training (SPEC §2.3): cheap settings for a trajectory; the
+    """The LLC's SGLD sampler in training (definitions §2.3): cheap settings for a trajectory; the
     sampler's seed is the crosscheck's."""
 
     eps: float = 1e-4
@@ -120,7 +120,7 @@ class SGLDSettings:
 
 @dataclass(frozen=True)
 class ProgressSettings:
-    """Sample sizes of the progress measures: LMN inputs (paper 002), mediation pairs (paper 004)."""
+    """Sample sizes of the progress measures: LMN inputs (Liu et al. (2023)), mediation pairs (Zhang et al. (2026))."""
 
     lmn_samples: int = 32
     mediation_pairs: int = 64
@@ -233,7 +233,7 @@ PRESETS: dict[str, CrosscheckConfig] = {
         train=TrainSettings(device="auto"),
         sfm=SFMSettings(steps=6000),
     ),
-    # paper 004's condensations on a model with thirds (6 blocks) that a CPU trains. Predictions
+    # Zhang et al. (2026)'s condensations on a model with thirds (6 blocks) that a CPU trains. Predictions
     # 4 and 5 are decided on the other presets: no weight-decay sweep (3 runs, not 9) and no LLC
     # (about 1-2 min per call on 6 layers on one CPU core, 25 calls a run).
     "deep": CrosscheckConfig(
@@ -341,7 +341,7 @@ def sfm_configs(cfg: CrosscheckConfig, seed: int | None = None) -> list[Any]:
 def measure_options(cfg: CrosscheckConfig, n_layers: int = 1) -> dict[str, dict[str, Any]]:
     """Options of the progress measures and the LLC logged by the main run (``{name: {field:
     value}}``, the registry's ``build_measures`` form); only the pooled weight entropy. A model
-    of ``n_layers >= 3`` blocks is skip-ablated on its thirds (verdict 8, paper 004)."""
+    of ``n_layers >= 3`` blocks is skip-ablated on its thirds (verdict 8, Zhang et al. (2026))."""
     seed = cfg.seed
     mediation: dict[str, Any] = {"n_pairs": cfg.progress.mediation_pairs, "seed": seed}
     if n_layers >= 3:

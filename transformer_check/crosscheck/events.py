@@ -1,5 +1,5 @@
 """The crosscheck's time axis and events: rescaled time, crossings, complexity profiles and the
-collapse events of both systems (SPEC §4.4; docs/crosscheck.md).
+collapse events of both systems (definitions §4.4; docs/crosscheck.md).
 
 Rescaled time: ``tau(t) = (ln(1+t) - ln(1+t_mem)) / (ln(1+t_gen) - ln(1+t_mem))`` per system, so
 memorisation sits at 0 and generalisation at 1 in both the transformer and the SFM.

@@ -1,5 +1,5 @@
 """Figure page of the cross-check: transformer measures, SFM curves and theory predictions on one
-rescaled time axis (tau: t_mem -> 0, t_gen -> 1, per seed; SPEC §4.4), each series the median
+rescaled time axis (tau: t_mem -> 0, t_gen -> 1, per seed; definitions §4.4), each series the median
 over seeds with a min-max band, and the pooled verdicts."""
 
 from __future__ import annotations
@@ -24,11 +24,11 @@ from transformer_check.measures.ring import ring_null_quantile
 __all__ = ["plot_crosscheck", "normalise", "band"]
 
 TC_COMPLEXITY = {
-    "coarse_bytes": "coarse-grained size (paper 001)",
-    "lmn": "LMN (paper 002)",
-    "circuit_complexity": "local circuit complexity (paper 003)",
-    "weight_entropy": "abs. weight entropy (paper 003)",
-    "bdm_bits": "BDM (paper 004)",
+    "coarse_bytes": "coarse-grained size (DeMoss et al. (2024))",
+    "lmn": "LMN (Liu et al. (2023))",
+    "circuit_complexity": "local circuit complexity (Golechha (2024))",
+    "weight_entropy": "abs. weight entropy (Golechha (2024))",
+    "bdm_bits": "BDM (Zhang et al. (2026))",
 }
 
 
@@ -188,13 +188,13 @@ def _panel_ring(ax: Axes, tcs, p: int, x_tc) -> None:
                label=f"null {NULL_LEVEL:.0%} quantile (no ring)")  # fmt: skip
     ax.set_ylim(0, 1.02)
     ax.set_ylabel("ring score (best key frequency)")
-    ax.set_title("Ring: residues on a circle ordered by k·a (paper 004)")
+    ax.set_title("Ring: residues on a circle ordered by k·a (Zhang et al. (2026))")
     _legend(ax, "upper left")
 
 
 def _panel_bdm(ax: Axes, tcs, x_tc) -> None:
     """(h) K_BDM of the quantised weights against the raw bz2 size, each over its value at init."""
-    for key, color, lab in (("bdm_bits", "C4", "K_BDM, quartile-quantised (paper 004)"),
+    for key, color, lab in (("bdm_bits", "C4", "K_BDM, quartile-quantised (Zhang et al. (2026))"),
                             ("bz2_naive_bytes", "0.3", "bz2 of raw float32 weights")):  # fmt: skip
         if all(key in t for t in tcs):
             ys = [_over_first(t[key]) for t in tcs]
@@ -289,7 +289,7 @@ def _panel_verdicts(ax: Axes, pooled: Sequence[PooledVerdict]) -> None:
     """(f) the pooled verdict table."""
     ax.axis("off")
     k = pooled[0].n_seeds if pooled else 0
-    lines = [f"Verdicts over {k} seed(s) (1-5: SPEC §4.4; 6-8: paper 004)", ""]
+    lines = [f"Verdicts over {k} seed(s) (1-5: definitions §4.4; 6-8: Zhang et al. (2026))", ""]
     for i, v in enumerate(pooled, 1):
         val = "n/a" if v.mean is None else f"{v.mean:.3g}"
         ci = f" [{v.ci[0]:.3g}, {v.ci[1]:.3g}] (95% CI)" if v.ci else ""

@@ -1,5 +1,5 @@
 """Running the crosscheck: the theory, SFM and transformer legs over seeds, the weight-decay
-sweep, the verdicts per seed and pooled, and the files they are written to (SPEC §4.4;
+sweep, the verdicts per seed and pooled, and the files they are written to (definitions §4.4;
 docs/crosscheck.md, docs/statistics.md).
 
 Every transformer run (each seed's main run with every measure, and each seed's weight-decay

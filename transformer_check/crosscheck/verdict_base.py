@@ -1,8 +1,8 @@
 """What every verdict of the crosscheck is made of: its :class:`Thresholds` and the
-:class:`Verdict` record (SPEC §4.4; docs/crosscheck.md gives each threshold's reason).
+:class:`Verdict` record (definitions §4.4; docs/crosscheck.md gives each threshold's reason).
 
-Kept apart from the verdicts themselves so that the five SPEC §4.4 verdicts (:mod:`.verdicts`)
-and paper 004's condensation verdicts (:mod:`.condensation`) share them without a cycle.
+Kept apart from the verdicts themselves so that the five definitions §4.4 verdicts (:mod:`.verdicts`)
+and Zhang et al. (2026)'s condensation verdicts (:mod:`.condensation`) share them without a cycle.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ class Thresholds:
     and the theory's p/p^2; ``gap_max``: largest allowed difference in rescaled time between
     matched events; ``llc_drop_min``: relative fall of the LLC from its memorised peak to the end.
 
-    Paper 004's condensations (docs/crosscheck.md, "Paper 004's condensations"):
+    Zhang et al. (2026)'s condensations (docs/crosscheck.md, "Zhang et al. (2026)'s condensations"):
     ``ring_gain_min``: least rise of the embedding's ring score from t_mem to t_gen and after;
     ``bdm_drop_min``: least relative fall of K_BDM from its memorisation plateau to the end;
     ``bypass_gap_min``: least margin (in test accuracy) by which skipping the middle third costs

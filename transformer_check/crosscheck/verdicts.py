@@ -1,9 +1,9 @@
-"""The crosscheck's verdicts: pure statistics over Trajectories (SPEC §4.4; docs/crosscheck.md).
+"""The crosscheck's verdicts: pure statistics over Trajectories (definitions §4.4; docs/crosscheck.md).
 
 Each ``verdict_*`` decides one prediction of §4.4 from metric series alone, so it is testable on
 synthetic series; :func:`decide_all` reads the transformer's and the SFM's
 :class:`~theory.base.trajectory.Trajectory` and the two regularisation sweeps and decides the five
-of §4.4 and paper 004's three condensations (:mod:`.condensation`). A missing event gives
+of §4.4 and Zhang et al. (2026)'s three condensations (:mod:`.condensation`). A missing event gives
 "undecided", never a guess.
 """
 

@@ -1,4 +1,4 @@
-"""Complexity measures logged during training (SPEC §4.3), each ``f(model, dataset) -> dict``.
+"""Complexity measures logged during training (definitions §4.3), each ``f(model, dataset) -> dict``.
 
 One module per measure; :mod:`.registry` names them all (see its docstring to add one) and
 builds them from their options. :mod:`.basic` (loss, accuracy, norm) is always logged.

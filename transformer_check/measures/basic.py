@@ -1,4 +1,4 @@
-"""Loss, accuracy and parameter norm (SPEC §4.3, first items)."""
+"""Loss, accuracy and parameter norm (definitions §4.3, first items)."""
 
 from __future__ import annotations
 
@@ -29,12 +29,12 @@ def loss_accuracy(
 
 @torch.no_grad()
 def l2_norm(model: nn.Module) -> float:
-    """Total L2 norm ``sqrt(sum theta_i^2)`` over every parameter (SPEC §4.3)."""
+    """Total L2 norm ``sqrt(sum theta_i^2)`` over every parameter (definitions §4.3)."""
     return math.sqrt(sum(float(p.double().pow(2).sum()) for p in model.parameters()))
 
 
 def basic_metrics(model: nn.Module, ds: ModularDataset) -> dict[str, float]:
-    """Train/test loss and accuracy and the L2 norm: the always-logged row of SPEC §4.3."""
+    """Train/test loss and accuracy and the L2 norm: the always-logged row of definitions §4.3."""
     dev = next(model.parameters()).device
     tr_l, tr_a = loss_accuracy(model, ds.train_x.to(dev), ds.train_y.to(dev))
     te_l, te_a = loss_accuracy(model, ds.test_x.to(dev), ds.test_y.to(dev))

@@ -1,9 +1,9 @@
-"""BDM of the quartile-quantised weights, ``K_BDM(theta)`` in bits (SPEC §3.3, paper 004).
+"""BDM of the quartile-quantised weights, ``K_BDM(theta)`` in bits (definitions §3.3, Zhang et al. (2026)).
 
 Every parameter, under its ``named_parameters`` name (the names a checkpoint stores as
 ``param.<name>``), is viewed as a matrix by :func:`bdm.weights.as_matrix` (the one rule, also used
 by ``python -m bdm measure``), mapped to 4 symbols by its own quartiles and measured with 4x4 blocks
-over the bit-plane CTM table (the SPEC §3.3 default). Biases and LayerNorm vectors are one row,
+over the bit-plane CTM table (the definitions §3.3 default). Biases and LayerNorm vectors are one row,
 smaller than a 4x4 block, and so add nothing. ``python -m bdm measure`` of a checkpoint of the same
 step therefore gives the same ``bdm_bits`` to the last bit. Quartile symbols are scale-free, so
 weight-decay shrinkage alone does not move this measure.

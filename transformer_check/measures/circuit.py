@@ -1,4 +1,4 @@
-"""Approximate local circuit complexity (paper 003, Golechha 2024 §3; SPEC §4.3).
+"""Approximate local circuit complexity (Golechha (2024), Golechha 2024 §3; definitions §4.3).
 
 How much the model's predictive distribution moves when its weights are perturbed a little:
 
@@ -11,7 +11,7 @@ included; biases and LayerNorm gains untouched):
 * ``mode="gaussian"`` (default): ``delta = sigma * rms(W) * xi``, ``xi ~ N(0, 1)`` i.i.d., with
   ``sigma = 0.1`` -- relative to each tensor's own scale, so weight decay's shrinkage alone does
   not change it;
-* ``mode="zero"``: a random fraction ``sigma`` of each tensor's entries set to zero (paper 003's
+* ``mode="zero"``: a random fraction ``sigma`` of each tensor's entries set to zero (Golechha (2024)'s
   ablation form).
 
 Averaged over ``draws`` seeded perturbations (default 4). For logits ``z = W x`` and small
@@ -64,7 +64,7 @@ def local_circuit_complexity(
     seed: int = 0,
     forward: Callable[[nn.Module, Tensor], Tensor] | None = None,
 ) -> float:
-    """Mean KL(p_theta || p_theta+delta) over inputs and perturbation draws (paper 003), nats."""
+    """Mean KL(p_theta || p_theta+delta) over inputs and perturbation draws (Golechha (2024)), nats."""
     if mode not in MODES:
         raise InputError(f"mode: must be one of {MODES}, got {mode!r}")
     if not sigma >= 0:

@@ -1,6 +1,6 @@
-"""Naive bz2 size and coarse-grained complexity of the weights (paper 001 Alg. 1; SPEC §4.3).
+"""Naive bz2 size and coarse-grained complexity of the weights (DeMoss et al. (2024) Alg. 1; definitions §4.3).
 
-Coarse-graining (paper 001 §4.1-4.2): every weight matrix may be replaced by its rank-``k(tau)``
+Coarse-graining (DeMoss et al. (2024) §4.1-4.2): every weight matrix may be replaced by its rank-``k(tau)``
 truncated SVD (eq. 13; kept only if ``k(m+n) < mn``, eq. 14), then every stored number is quantised
 with a global step ``Delta`` (eq. 11). The result is accepted iff the training loss moves by less
 than ``eps`` (eq. 7). The complexity is the bz2 size of the smallest accepted description.
@@ -56,13 +56,13 @@ def bz2_size(data: bytes) -> int:
 
 @torch.no_grad()
 def naive_bz2_bytes(model: torch.nn.Module) -> int:
-    """bz2 size of the raw float32 parameters in ``named_parameters`` order (paper 001 Fig. A.9)."""
+    """bz2 size of the raw float32 parameters in ``named_parameters`` order (DeMoss et al. (2024) Fig. A.9)."""
     raw = b"".join(p.detach().float().cpu().numpy().tobytes() for p in model.parameters())
     return bz2_size(raw)
 
 
 def k_tau(s: Tensor, tau: float) -> int:
-    """``k(tau) = min{k : sum_{i<=k} s_bar_i >= tau}`` (paper 001 eq. 13); ``s`` descending."""
+    """``k(tau) = min{k : sum_{i<=k} s_bar_i >= tau}`` (DeMoss et al. (2024) eq. 13); ``s`` descending."""
     total = float(s.sum())
     if total <= 0:
         return 0
@@ -74,7 +74,7 @@ def k_tau(s: Tensor, tau: float) -> int:
 
 
 def quantise_codes(x: Tensor, delta: float) -> Tensor:
-    """Integer bin indices ``round(x / Delta)`` (paper 001 eq. 11, nearest-bin form)."""
+    """Integer bin indices ``round(x / Delta)`` (DeMoss et al. (2024) eq. 11, nearest-bin form)."""
     return torch.round(x.double() / delta).to(torch.int64)
 
 
@@ -195,7 +195,7 @@ def coarse_grain(
     tau_min: float = 0.05,
     seed: int = 0,
 ) -> CoarseGrainResult:
-    """Paper 001 Alg. 1: smallest bz2 size over ``(tau, Delta)`` with ``|L - L_hat| < eps``.
+    """DeMoss et al. (2024) Alg. 1: smallest bz2 size over ``(tau, Delta)`` with ``|L - L_hat| < eps``.
 
     ``budget`` counts loss evaluations (forward passes over the training set). If nothing else
     is accepted the result is the lossless float32 description (``bytes == naive_bytes``).
@@ -325,7 +325,7 @@ def compression_measure(eps: float = 0.1, budget: int = 24):
 
 
 def compression_measures(model, ds, *, eps: float = 0.1, budget: int = 24) -> dict[str, float]:
-    """Naive bz2 bytes and the coarse-grained size, ratio, ``tau`` and ``Delta`` (SPEC §4.3)."""
+    """Naive bz2 bytes and the coarse-grained size, ratio, ``tau`` and ``Delta`` (definitions §4.3)."""
     dev = next(model.parameters()).device
     r = coarse_grain(model, ds.train_x.to(dev), ds.train_y.to(dev), eps=eps, budget=budget)
     return {

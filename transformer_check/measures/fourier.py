@@ -1,4 +1,4 @@
-"""Fourier concentration of the token embedding (paper 004 §4; SPEC §4.3).
+"""Fourier concentration of the token embedding (Zhang et al. (2026) §4; definitions §4.3).
 
 ``S[k, l] = |DFT2(W_E)[k, l]|`` over the ``p`` residue tokens (rows) and the model dimension
 (columns). The Gini coefficient and the inverse participation ratio ``sum s^4 / (sum s^2)^2`` of
@@ -35,7 +35,7 @@ def gini(s: np.ndarray) -> float:
 
 
 def ipr(s: np.ndarray) -> float:
-    """Inverse participation ratio ``sum s^4 / (sum s^2)^2`` (paper 004): 1/n (flat) to 1 (one mode)."""
+    """Inverse participation ratio ``sum s^4 / (sum s^2)^2`` (Zhang et al. (2026)): 1/n (flat) to 1 (one mode)."""
     x2 = np.asarray(s, dtype=np.float64).ravel() ** 2
     total = x2.sum()
     return float((x2**2).sum() / total**2) if total > 0 else 0.0

@@ -1,4 +1,4 @@
-"""Local learning coefficient by SGLD on the localised tempered posterior (SPEC §2.3).
+"""Local learning coefficient by SGLD on the localised tempered posterior (definitions §2.3).
 
 The estimator works for any torch parameters and any loss closure: ``loss_fn(idx)`` returns the
 mean per-sample loss (a negative log-likelihood, in nats) over the training rows ``idx`` (``None``
@@ -8,7 +8,7 @@ means all ``n`` rows). It samples
 
 with the SGLD step ``w <- w - (eps/2)(n beta grad L_batch + gamma (w - w*)) + N(0, eps)`` and
 returns ``lambda_hat = n beta (mean sampled loss - L_n(w*))`` with ``L_n(w*)`` on the full training
-set. The reduced-rank regression problem (Aoyagi & Watanabe 2005, SPEC §2.2) used to validate it is
+set. The reduced-rank regression problem (Aoyagi & Watanabe 2005, definitions §2.2) used to validate it is
 provided here too (:func:`rrr_problem`), with the loss written through sufficient statistics so that
 a full-batch step costs O(parameters) whatever ``n`` is.
 """
@@ -41,7 +41,7 @@ LossFn = Callable[[Tensor | None], Tensor]
 
 @dataclass(frozen=True)
 class SGLDConfig:
-    """SGLD hyper-parameters of the LLC estimator (SPEC §2.3).
+    """SGLD hyper-parameters of the LLC estimator (definitions §2.3).
 
     ``eps`` step size; ``gamma`` localisation strength; ``n_chains`` independent chains started at
     w*; ``n_steps`` recorded draws per chain after ``n_burnin`` discarded ones; ``batch_size``
@@ -134,7 +134,7 @@ def estimate_llc(
     *,
     progress: bool = False,
 ) -> LLCResult:
-    """Estimate the LLC at the current parameters w* by SGLD (SPEC §2.3).
+    """Estimate the LLC at the current parameters w* by SGLD (definitions §2.3).
 
     ``params`` are modified in place during sampling and restored to w* before returning.
     The sampled loss of a step is the (minibatch) loss at which its gradient was taken, as in
@@ -224,7 +224,7 @@ def quadratic_llc(
     ``sum_i n beta h_i / (2 k_i (1 - eps k_i / 4))`` (-> d/2 as eps, gamma -> 0: the regular
     RLCT; the excess over the eps = 0 value is the SGLD discretisation bias). The second number is
     the exact standard deviation of one chain's time-average over ``n_steps`` stationary draws,
-    from ``Cov(u_t^2, u_{t+s}^2) = 2 v^2 a^{2s}`` (SPEC §2.3 estimator, checked in tests).
+    from ``Cov(u_t^2, u_{t+s}^2) = 2 v^2 a^{2s}`` (definitions §2.3 estimator, checked in tests).
     """
     cfg = config or SGLDConfig()
     h = np.clip(np.asarray(hess_eigs, dtype=float), 0.0, None)
@@ -245,7 +245,7 @@ def quadratic_llc(
 
 
 # --------------------------------------------------------------------------------------------
-# Reduced-rank regression, the reference problem (SPEC §2.2)
+# Reduced-rank regression, the reference problem (definitions §2.2)
 
 
 @dataclass
@@ -311,7 +311,7 @@ def rrr_problem(
     w_star: str = "fit",
     chunk: int = 200_000,
 ) -> RRRProblem:
-    """Draw an RRR data set of size ``n`` and place w* (SPEC §2.2 reference problem).
+    """Draw an RRR data set of size ``n`` and place w* (definitions §2.2 reference problem).
 
     ``W0 = U diag(s) V^T`` with ``s`` uniform in [1, 2] (well above the noise scale n^-1/2, so the
     true rank is unambiguous). ``w_star="true"``: (B0, A0) with the H - r extra columns/rows zero;

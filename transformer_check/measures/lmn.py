@@ -1,8 +1,8 @@
-"""Linear mapping number (paper 002, Liu, Zhong & Tegmark 2023, §2 eqs. 1-3; SPEC §4.3).
+"""Linear mapping number (Liu et al. (2023), Liu, Zhong & Tegmark 2023, §2 eqs. 1-3; definitions §4.3).
 
 For inputs ``x_1..x_N`` of a function ``f`` (here: a chosen layer -> the logits), the linear
 connectivity ``L_ij`` is the mean over output coordinates k of ``r^2(y_k(lambda), lambda)`` along
-``f(x_i + lambda (x_j - x_i))`` at 21 uniform points ``lambda = 0, 0.05, ..., 1`` (paper 002
+``f(x_i + lambda (x_j - x_i))`` at 21 uniform points ``lambda = 0, 0.05, ..., 1`` (Liu et al. (2023)
 footnote 2); ``L_ii = 1``. A coordinate constant along the path is linear: its ``r^2`` is 1.
 With ``lambda_tilde = |eig(L)| / sum |eig(L)|``, ``S = -sum lambda_tilde log2 lambda_tilde`` (bits)
 and ``LMN = 2^S``: 1 for any affine f, c for c equal clusters that are linear within and
@@ -35,7 +35,7 @@ __all__ = [
     "lmn_measure",
 ]
 
-N_INTERP = 21  # paper 002 footnote 2
+N_INTERP = 21  # Liu et al. (2023) footnote 2
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,7 @@ def _r2_paths(y: Tensor, lam: Tensor) -> Tensor:
 def linear_connectivity(
     f: Callable[[Tensor], Tensor], x: Tensor, n_points: int = N_INTERP, batch_pairs: int = 256
 ) -> np.ndarray:
-    """The N x N linear connectivity matrix L of paper 002 eq. 2 (symmetric, unit diagonal)."""
+    """The N x N linear connectivity matrix L of Liu et al. (2023) eq. 2 (symmetric, unit diagonal)."""
     if x.dim() != 2 or x.shape[0] < 1:
         raise InputError(f"x: expected [N, d_in] points with N >= 1, got {tuple(x.shape)}")
     if n_points < 3:
@@ -98,7 +98,7 @@ def linear_connectivity(
 
 
 def lmn_from_connectivity(L: np.ndarray) -> tuple[float, float]:
-    """``(LMN, S_NL)``: ``S = -sum l~ log2 l~`` over ``l~ = |eig L| / sum |eig L|`` (paper 002 eq. 3)."""
+    """``(LMN, S_NL)``: ``S = -sum l~ log2 l~`` over ``l~ = |eig L| / sum |eig L|`` (Liu et al. (2023) eq. 3)."""
     L = np.asarray(L, dtype=float)
     if L.ndim != 2 or L.shape[0] != L.shape[1]:
         raise InputError(f"L: expected a square matrix, got shape {L.shape}")
@@ -114,7 +114,7 @@ def lmn_from_connectivity(L: np.ndarray) -> tuple[float, float]:
 def linear_mapping_number(
     f: Callable[[Tensor], Tensor], x: Tensor, n_points: int = N_INTERP
 ) -> float:
-    """LMN = 2^S_NL of ``f`` on the points ``x`` (paper 002 §2)."""
+    """LMN = 2^S_NL of ``f`` on the points ``x`` (Liu et al. (2023) §2)."""
     return lmn_from_connectivity(linear_connectivity(f, x, n_points))[0]
 
 

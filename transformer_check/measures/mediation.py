@@ -1,6 +1,6 @@
-"""Causal mediation by activation patching and layer-range skip-ablation (paper 004 §4; SPEC §4.3).
+"""Causal mediation by activation patching and layer-range skip-ablation (Zhang et al. (2026) §4; definitions §4.3).
 
-Causal mediation score of head h (paper 004, "Key Designs" 1): for a clean input ``s1`` (answer
+Causal mediation score of head h (Zhang et al. (2026), "Key Designs" 1): for a clean input ``s1`` (answer
 ``y1``) and a counterfactual ``s2`` with other operands (answer ``y2 != y1``), let ``s~`` be ``s1``
 with h's output (after W_O, every position) replaced by its output on ``s2``. With ``M`` the
 logit (log-probability differences equal logit differences),
@@ -84,7 +84,7 @@ def sample_counterfactual_pairs(
 def causal_mediation(
     model: nn.Module, s1: Tensor, y1: Tensor, s2: Tensor, y2: Tensor
 ) -> MediationResult:
-    """Per-head CMS by activation patching (paper 004), using the model's ``head_patch``/``cache``."""
+    """Per-head CMS by activation patching (Zhang et al. (2026)), using the model's ``head_patch``/``cache``."""
     cfg = model.cfg
     L, H = cfg.n_layers, cfg.n_heads
     rows = torch.arange(len(y1), device=s1.device)
@@ -117,7 +117,7 @@ def layer_ranges(n_layers: int, width: int | None = None) -> list[tuple[int, int
 
 def layer_thirds(n_layers: int) -> list[tuple[int, int]]:
     """The first, middle and last thirds of ``n_layers >= 3`` blocks, ``[a, b)``: the outer two of
-    ``n_layers // 3`` blocks each, the middle one the rest (16/16/16 of 48, as paper 004 skips)."""
+    ``n_layers // 3`` blocks each, the middle one the rest (16/16/16 of 48, as Zhang et al. (2026) skips)."""
     if n_layers < 3:
         raise InputError(f"n_layers: thirds need at least 3 blocks, got {n_layers}")
     w = n_layers // 3

@@ -1,4 +1,4 @@
-"""The measure registry: every complexity measure by name, with its options (SPEC §4.3).
+"""The measure registry: every complexity measure by name, with its options (definitions §4.3).
 
 A measure is a :class:`MeasureSpec`: its name, its own frozen options dataclass (which validates
 itself in ``__post_init__``), the defaults the measure uses when given none, and a factory
@@ -94,12 +94,12 @@ def fixed(fn: MeasureFn) -> Callable[[Any], MeasureFn]:
 
 
 _SPECS = (
-    # Logged by default during training (cheap, SPEC §4.3 first group).
+    # Logged by default during training (cheap, definitions §4.3 first group).
     MeasureSpec("spectral", SpectralOptions, fixed(spectral_measures)),
     MeasureSpec("compression", CompressionOptions, keywords(compression_measure)),
     MeasureSpec("fourier", FourierOptions, fixed(fourier_measures)),
     MeasureSpec("bdm", BDMOptions, fixed(bdm_measures)),
-    # The papers' progress measures (paper 003, 002, 004) and the LLC (SPEC §2.3): opt-in.
+    # The papers' progress measures (Golechha (2024), 002, 004) and the LLC (definitions §2.3): opt-in.
     MeasureSpec("sparsity", SparsityOptions, keywords(sparsity_measure), progress=True),
     MeasureSpec(
         "weight_entropy", WeightEntropyOptions, keywords(weight_entropy_measure), progress=True

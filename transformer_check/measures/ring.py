@@ -1,7 +1,7 @@
-"""Embedding geometry: is there a one-dimensional ring ordered like ``Z_p``? (paper 004's
+"""Embedding geometry: is there a one-dimensional ring ordered like ``Z_p``? (Zhang et al. (2026)'s
 condensation claim; docs/ring.md).
 
-Paper 004 claims that grokking collapses the embedding from a high-dimensional cloud onto a ring
+Zhang et al. (2026) claims that grokking collapses the embedding from a high-dimensional cloud onto a ring
 isomorphic to ``Z_p``. For ``p`` points ``v_0 .. v_{p-1}`` (one per residue) this module:
 
 1. centres them and takes their two leading principal components (SVD); ``var_top2`` is the share

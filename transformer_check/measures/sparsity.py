@@ -1,4 +1,4 @@
-"""Activation sparsity (paper 003, Golechha 2024 §3; SPEC §4.3).
+"""Activation sparsity (Golechha (2024), Golechha 2024 §3; definitions §4.3).
 
 Sparsity is the fraction of hidden activations that are "off": ``|a| <= tau * scale`` where
 ``scale`` is the root-mean-square of the same activation tensor (``relative=True``, the default,
@@ -37,7 +37,7 @@ class SparsityOptions:
 
 
 def activation_sparsity(acts: Tensor, tau: float = 0.01, relative: bool = True) -> float:
-    """Fraction of entries with ``|a| <= tau * scale`` (paper 003 activation sparsity)."""
+    """Fraction of entries with ``|a| <= tau * scale`` (Golechha (2024) activation sparsity)."""
     if tau < 0:
         raise InputError(f"tau: threshold must be >= 0, got {tau}")
     if acts.numel() == 0:

@@ -1,4 +1,4 @@
-"""Spectral entropy and effective rank of weight matrices (paper 001 eqs. 12, 15, 16; SPEC §4.3)."""
+"""Spectral entropy and effective rank of weight matrices (DeMoss et al. (2024) eqs. 12, 15, 16; definitions §4.3)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ _TINY = 1e-30
 
 
 def spectral_entropy(M: Tensor) -> Tensor:
-    """``H = -sum s_bar log s_bar`` with ``s_bar = s / sum s`` (paper 001 eq. 15; nats).
+    """``H = -sum s_bar log s_bar`` with ``s_bar = s / sum s`` (DeMoss et al. (2024) eq. 15; nats).
 
     Differentiable; batched over leading dims. A zero matrix has no spectrum: it gets ``H = 0``.
     """
@@ -32,14 +32,14 @@ def spectral_entropy(M: Tensor) -> Tensor:
 
 
 def effective_rank(M: Tensor) -> Tensor:
-    """``rank_eff = exp(H)`` (Roy & Vetterli 2007; paper 001 §4.2)."""
+    """``rank_eff = exp(H)`` (Roy & Vetterli 2007; DeMoss et al. (2024) §4.2)."""
     return spectral_entropy(M).exp()
 
 
 def spectral_entropy_penalty(mats: Mapping[str, Tensor]) -> Tensor:
-    """Mean spectral entropy over the weight matrices: the paper 001 eq. 16 regulariser / beta.
+    """Mean spectral entropy over the weight matrices: the DeMoss et al. (2024) eq. 16 regulariser / beta.
 
-    SPEC §4.2 fixes the aggregation as the mean over matrices.
+    definitions §4.2 fixes the aggregation as the mean over matrices.
     """
     return torch.stack([spectral_entropy(m) for m in mats.values()]).mean()
 
@@ -51,7 +51,7 @@ class SpectralOptions:
 
 @torch.no_grad()
 def spectral_measures(model, ds=None) -> dict[str, float]:
-    """Per-matrix ``H_svd.<name>`` and ``rank_eff.<name>``, their mean and total (SPEC §4.3)."""
+    """Per-matrix ``H_svd.<name>`` and ``rank_eff.<name>``, their mean and total (definitions §4.3)."""
     out: dict[str, float] = {}
     hs = []
     for name, m in model.named_weight_matrices().items():

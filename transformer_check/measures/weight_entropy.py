@@ -1,4 +1,4 @@
-"""Absolute weight entropy (paper 003, Golechha 2024 §3; SPEC §4.3).
+"""Absolute weight entropy (Golechha (2024), Golechha 2024 §3; definitions §4.3).
 
 With ``q_i = |w_i| / sum_j |w_j|`` over the entries of a weight matrix (or of all matrices
 pooled), ``H = -sum_i q_i ln q_i`` in nats: ``ln D`` when all ``D`` magnitudes are equal, ``ln k``
@@ -35,7 +35,7 @@ class WeightEntropyOptions:
 
 
 def absolute_weight_entropy(w: Tensor, normalised: bool = False) -> float:
-    """``-sum q ln q`` with ``q = |w| / ||w||_1`` (paper 003 absolute weight entropy), nats."""
+    """``-sum q ln q`` with ``q = |w| / ||w||_1`` (Golechha (2024) absolute weight entropy), nats."""
     a = w.detach().abs().reshape(-1).to(torch.float64)
     if a.numel() == 0:
         raise InputError("w: empty weight tensor")
