@@ -65,7 +65,31 @@ def top_pair_sums(values: np.ndarray, mult: np.ndarray, m: int) -> np.ndarray:
 
 @dataclass(frozen=True)
 class BitPlaneTable:
-    """Table-like view: 4-symbol 2-D blocks priced by the binary 2-D table plane by plane."""
+    """Table-like view: 4-symbol 2-D blocks priced by the binary 2-D table plane by plane.
+
+    ``CTM^(4)(b) = CTM^(2)(high bit-plane of b) + CTM^(2)(low bit-plane of b)``, each plane looked
+    up (normalised, with the missing-block rule) in the published binary table: an upper bound, up
+    to an additive constant, on the complexity of ``b`` (definitions §3.3). Same interface as
+    :class:`PublishedTable`.
+
+    Parameters
+    ----------
+    binary : CTMTable
+        The published binary 2-D table, ``load_table(2, 2)``.
+    ndim, nsymbols : int
+        Fixed at 2 and 4.
+
+    References
+    ----------
+    Definitions §3.3; Zhang, Shen, Xiong, Dong (2026), arXiv:2603.29262 (``K_BDM`` over 4 symbols).
+
+    Examples
+    --------
+    >>> from bdm import BitPlaneTable, load_table
+    >>> t = BitPlaneTable(load_table(2, 2))
+    >>> t.name, t.n_raw((4, 4)) == 4**16
+    ('BITPLANE-B4-D4X4', True)
+    """
 
     binary: CTMTable
     ndim: int = 2

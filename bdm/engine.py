@@ -35,12 +35,47 @@ _BINCOUNT_LIMIT = 1 << 22
 
 
 class NoBlocksError(InputError):
-    """The input is smaller than one block under the chosen partition."""
+    """The input is smaller than one block under the chosen partition.
+
+    An :class:`~theory.base.errors.InputError`, so the command line reports it as one line with
+    exit code 2; :func:`~bdm.weights.k_bdm` catches it to list such a tensor as skipped.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from bdm import BDM, NoBlocksError
+    >>> try:
+    ...     BDM(ndim=2).bdm(np.zeros((2, 2), dtype=int))
+    ... except NoBlocksError as exc:
+    ...     print(str(exc)[:46])
+    X: shape (2, 2) is smaller than one block of s
+    """
 
 
 @dataclass(frozen=True)
 class PublishedTable:
-    """Uniform interface over a published :class:`CTMTable` (normalised lookup, pybdm max order)."""
+    """Uniform interface over a published :class:`CTMTable` (definitions §3.1, §3.2).
+
+    Raw block codes are looked up through their first-occurrence-normalised key, and the
+    normalised-BDM maximum follows pybdm's cycle order. :class:`BitPlaneTable` offers the same
+    interface for 4-symbol 2-D blocks.
+
+    Parameters
+    ----------
+    table : CTMTable
+        The loaded table, from :func:`load_table`.
+
+    See Also
+    --------
+    make_table : the table for ``(ndim, nsymbols)``.
+
+    Examples
+    --------
+    >>> from bdm import PublishedTable, load_table
+    >>> t = PublishedTable(load_table(1, 2))
+    >>> t.name, t.ndim, t.nsymbols
+    ('CTM-B2-D12', 1, 2)
+    """
 
     table: CTMTable
 
@@ -92,7 +127,37 @@ Table = PublishedTable | BitPlaneTable
 
 
 def make_table(ndim: int, nsymbols: int, **load_kwargs) -> Table:
-    """Published table for ``(ndim, nsymbols)``; the bit-plane table for 2-D, 4 symbols (definitions §3.3)."""
+    """Published table for ``(ndim, nsymbols)``; the bit-plane table for 2-D, 4 symbols (definitions §3.3).
+
+    Parameters
+    ----------
+    ndim : int
+        1 or 2.
+    nsymbols : int
+        Alphabet size: 2, 4, 5, 6 or 9 in 1-D; 2 (published) or 4 (bit-plane) in 2-D.
+    **load_kwargs
+        Passed to :func:`load_table` (``data_dir``, ``cache``, ``use_cache``).
+
+    Returns
+    -------
+    PublishedTable or BitPlaneTable
+
+    Raises
+    ------
+    InputError
+        If no table exists for ``(ndim, nsymbols)`` or the pybdm data is missing or damaged.
+
+    References
+    ----------
+    Soler-Toscano, Zenil, Delahaye, Gauvrit (2014) for the published tables; definitions §3.1,
+    §3.3.
+
+    Examples
+    --------
+    >>> from bdm import make_table
+    >>> make_table(1, 2).name, make_table(2, 4).name
+    ('CTM-B2-D12', 'BITPLANE-B4-D4X4')
+    """
     if (ndim, nsymbols) == (2, 4):
         return BitPlaneTable(load_table(2, 2, **load_kwargs))
     return PublishedTable(load_table(ndim, nsymbols, **load_kwargs))
@@ -119,7 +184,31 @@ def total(terms: list[np.ndarray]) -> float:
 
 @dataclass(frozen=True)
 class BlockCounts:
-    """Distinct raw blocks of one shape, their counts and CTM values."""
+    """Distinct raw blocks of one shape, their counts and CTM values (definitions §3.2).
+
+    Returned by :meth:`BDM.count`, one per block shape.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        The block shape.
+    codes : numpy.ndarray
+        Integer codes (base ``nsymbols``, row-major) of the distinct raw blocks.
+    counts : numpy.ndarray
+        How often each raw block occurs.
+    ctm : numpy.ndarray
+        CTM of each block in bits (the missing-block rule where absent from the table).
+    found : numpy.ndarray
+        Boolean mask of the blocks found in the table.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from bdm import BDM
+    >>> (bc,) = BDM(ndim=2).count(np.eye(8, dtype=int))
+    >>> bc.shape, bc.counts.tolist(), bc.n_blocks
+    ((4, 4), [2, 2], 4)
+    """
 
     shape: tuple[int, ...]
     codes: np.ndarray
@@ -129,12 +218,37 @@ class BlockCounts:
 
     @property
     def n_blocks(self) -> int:
+        """Number of raw blocks of this shape, repeats included."""
         return int(self.counts.sum())
 
 
 @dataclass(frozen=True)
 class BDMResult:
-    """BDM of one array with its block statistics (bits)."""
+    """BDM of one array with its block statistics, in bits (definitions §3.2).
+
+    Returned by :meth:`BDM.measure`.
+
+    Parameters
+    ----------
+    bdm : float
+        ``BDM(X)`` in bits.
+    entropy : float
+        Shannon entropy of the raw-block frequencies in bits (pybdm ``compute_ent``).
+    n_blocks : int
+        Raw blocks counted, repeats included.
+    n_distinct : int
+        Distinct raw blocks.
+    n_missing_distinct, n_missing_blocks : int
+        Distinct and total blocks priced by the missing-block rule (max CTM of the shape + 1).
+    blocks_per_shape : dict of str to int
+        Block counts by shape, keyed like ``"4x4"``.
+    nbdm : float, optional
+        Normalised BDM ``(BDM - min) / (max - min)``; ``None`` where undefined.
+    nbdm_note : str, optional
+        Why ``nbdm`` is undefined.
+    bdm_min, bdm_max : float, optional
+        The normalisation bounds.
+    """
 
     bdm: float
     entropy: float
@@ -157,8 +271,50 @@ class BDMResult:
 class BDM:
     """BDM configured for one kind of data: ``ndim``, alphabet, block side and partition.
 
-    ``BDM(ndim=2)`` is pybdm's default (binary 4x4, Ignore); ``BDM(ndim=1, nsymbols=4)`` uses the
-    4-symbol length-12 table; ``BDM(ndim=2, nsymbols=4)`` the bit-plane table (definitions §3.3).
+    ``BDM(X) = sum over distinct raw blocks r of (CTM(normalise(r)) + log2 n_r)``, ``n_r`` the
+    count of raw block ``r``; a block absent from the table costs the shape's max CTM + 1
+    (definitions §3.2). ``BDM(ndim=2)`` is pybdm's default (binary 4x4, Ignore);
+    ``BDM(ndim=1, nsymbols=4)`` uses the 4-symbol length-12 table; ``BDM(ndim=2, nsymbols=4)``
+    the bit-plane table (definitions §3.3).
+
+    Parameters
+    ----------
+    ndim : int
+        1 or 2: the dimension of the arrays measured.
+    nsymbols : int, default 2
+        Alphabet size; the symbols are ``0 .. nsymbols - 1``.
+    side : int, optional
+        Block side; default the table's largest (12 in 1-D, 4 in 2-D).
+    partition : Ignore, Recursive or Correlated, optional
+        How the array is cut into blocks; default :class:`Ignore`.
+    table : PublishedTable or BitPlaneTable, optional
+        A table already loaded (keyword only); default :func:`make_table` ``(ndim, nsymbols)``.
+    **load_kwargs
+        Passed to :func:`load_table` when the table is loaded here.
+
+    Raises
+    ------
+    InputError
+        If ``ndim``, ``nsymbols`` or ``side`` has no table, or ``table`` does not match.
+
+    References
+    ----------
+    Zenil, Hernández-Orozco, Kiani, Soler-Toscano, Rueda-Toicen, Tegnér (2018), A Decomposition
+    Method for Global Evaluation of Shannon Entropy and Local Estimations of Algorithmic
+    Complexity, Entropy 20(8):605; Soler-Toscano, Zenil, Delahaye, Gauvrit (2014) for the CTM tables; definitions §3.2.
+
+    Examples
+    --------
+    An 8x8 identity holds two copies each of two 4x4 blocks:
+
+    >>> import numpy as np
+    >>> from bdm import BDM
+    >>> b = BDM(ndim=2)
+    >>> round(b.bdm(np.zeros((8, 8), dtype=int)), 3), round(b.bdm(np.eye(8, dtype=int)), 3)
+    (24.007, 47.245)
+    >>> r = b.measure(np.eye(8, dtype=int))
+    >>> r.n_blocks, r.n_distinct, round(r.nbdm, 3), round(r.entropy, 3)
+    (4, 2, 0.194, 1.0)
     """
 
     def __init__(
@@ -207,7 +363,14 @@ class BDM:
 
     # -- input -----------------------------------------------------------------------------------
     def check(self, x: np.ndarray, name: str = "X") -> np.ndarray:
-        """Validated int8 copy of ``x``: integer symbols in ``[0, nsymbols)``, right ``ndim``."""
+        """Validated int8 copy of ``x``: integer symbols in ``[0, nsymbols)``, right ``ndim``.
+
+        Raises
+        ------
+        InputError
+            If ``x`` is not integer (or boolean), has the wrong ``ndim`` or a symbol outside the
+            alphabet.
+        """
         x = np.asarray(x)
         if x.dtype == np.bool_:
             x = x.astype(np.int8)
@@ -242,7 +405,23 @@ class BDM:
 
     # -- counting --------------------------------------------------------------------------------
     def count(self, x: np.ndarray) -> list[BlockCounts]:
-        """Distinct raw blocks per shape with counts and CTM values."""
+        """Distinct raw blocks per shape with counts and CTM values.
+
+        Parameters
+        ----------
+        x : numpy.ndarray
+            Integer symbols ``0 .. nsymbols - 1`` of dimension ``ndim``.
+
+        Returns
+        -------
+        list of BlockCounts
+            One per block shape (several only for the :class:`Recursive` partition).
+
+        Raises
+        ------
+        NoBlocksError
+            If ``x`` is smaller than one block.
+        """
         out = []
         for g in self.decompose(x):
             space = max_code(math.prod(g.shape), self.nsymbols)
@@ -270,7 +449,25 @@ class BDM:
         return -total([p * np.log2(p)]) + 0.0
 
     def bdm(self, x: np.ndarray, normalized: bool = False) -> float:
-        """BDM of ``x`` in bits, or normalised BDM in [0, 1] (pybdm ``BDM.bdm``)."""
+        """BDM of ``x`` in bits, or normalised BDM in [0, 1] (pybdm ``BDM.bdm``; definitions §3.2).
+
+        Parameters
+        ----------
+        x : numpy.ndarray
+            Integer symbols ``0 .. nsymbols - 1`` of dimension ``ndim``.
+        normalized : bool, default False
+            Return ``(BDM - min) / (max - min)`` instead.
+
+        Returns
+        -------
+        float
+
+        Raises
+        ------
+        InputError
+            If ``x`` is invalid; :class:`NoBlocksError` if it holds no block; with
+            ``normalized``, if NBDM is undefined (the Correlated partition, or max equal to min).
+        """
         counts = self.count(x)
         value = self.bdm_from_counts(counts)
         if normalized:
@@ -286,7 +483,17 @@ class BDM:
         return self.entropy_from_counts(self.count(x))
 
     def measure(self, x: np.ndarray) -> BDMResult:
-        """BDM, block entropy, normalised BDM (or why it is undefined) and block statistics."""
+        """BDM, block entropy, normalised BDM (or why it is undefined) and block statistics.
+
+        Parameters
+        ----------
+        x : numpy.ndarray
+            Integer symbols ``0 .. nsymbols - 1`` of dimension ``ndim``.
+
+        Returns
+        -------
+        BDMResult
+        """
         return self.measure_counts(self.count(x), np.shape(x))
 
     def measure_counts(

@@ -32,14 +32,43 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Ignore:
-    """Non-overlapping tiles from the origin; leftovers at the far edges are dropped."""
+    """Non-overlapping tiles from the origin; leftovers at the far edges are dropped.
+
+    pybdm's ``PartitionIgnore`` and the default of :class:`BDM` (definitions §3.2).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from bdm import BDM, Ignore
+    >>> BDM(ndim=1, side=4, partition=Ignore()).measure(np.zeros(10, dtype=int)).n_blocks
+    2
+    """
 
     name = "ignore"
 
 
 @dataclass(frozen=True)
 class Recursive:
-    """Leftover strips re-tiled with smaller square blocks down to ``min_length`` (pybdm default 2)."""
+    """Leftover strips re-tiled with smaller square blocks down to ``min_length`` (pybdm default 2).
+
+    Parameters
+    ----------
+    min_length : int, default 2
+        Smallest block side used for the leftovers.
+
+    Raises
+    ------
+    InputError
+        If ``min_length`` is not an integer ``>= 0``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from bdm import BDM, Recursive
+    >>> r = BDM(ndim=1, side=4, partition=Recursive(2)).measure(np.zeros(10, dtype=int))
+    >>> r.blocks_per_shape
+    {'4': 2, '2': 1}
+    """
 
     min_length: int = 2
     name = "recursive"
@@ -53,7 +82,27 @@ class Recursive:
 
 @dataclass(frozen=True)
 class Correlated:
-    """Sliding window with step ``shift`` >= 1 (pybdm ``PartitionCorrelated``)."""
+    """Sliding window with step ``shift`` >= 1 (pybdm ``PartitionCorrelated``).
+
+    Normalised BDM is undefined for this partition.
+
+    Parameters
+    ----------
+    shift : int, default 1
+        Step of the window along every axis.
+
+    Raises
+    ------
+    InputError
+        If ``shift`` is not an integer ``>= 1``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from bdm import BDM, Correlated
+    >>> BDM(ndim=1, side=4, partition=Correlated(2)).measure(np.zeros(10, dtype=int)).n_blocks
+    4
+    """
 
     shift: int = 1
     name = "correlated"
@@ -67,7 +116,28 @@ Partition = Ignore | Recursive | Correlated
 
 
 def parse_partition(text: str) -> Partition:
-    """``ignore``, ``recursive[:MIN_LENGTH]`` or ``correlated[:SHIFT]`` -> a partition object."""
+    """``ignore``, ``recursive[:MIN_LENGTH]`` or ``correlated[:SHIFT]`` -> a partition object.
+
+    Parameters
+    ----------
+    text : str
+        The partition as written on the command line (``--partition``); case-insensitive.
+
+    Returns
+    -------
+    Ignore, Recursive or Correlated
+
+    Raises
+    ------
+    InputError
+        If the name is unknown or its argument is not an integer.
+
+    Examples
+    --------
+    >>> from bdm import parse_partition
+    >>> parse_partition("recursive:3"), parse_partition("correlated"), parse_partition("ignore")
+    (Recursive(min_length=3), Correlated(shift=1), Ignore())
+    """
     name, _, arg = text.partition(":")
     name = name.strip().lower()
     try:

@@ -30,7 +30,27 @@ __all__ = ["PerturbationResult", "perturbation"]
 
 @dataclass(frozen=True)
 class PerturbationResult:
-    """Per-cell changes: ``delta[i]`` for cell ``idx[i]`` set to ``new_values[i]``."""
+    """Per-cell changes: ``delta[i]`` for cell ``idx[i]`` set to ``new_values[i]``.
+
+    Returned by :func:`perturbation`.
+
+    Parameters
+    ----------
+    metric : str
+        ``"bdm"`` or ``"ent"``.
+    base_value : float
+        The metric of the unperturbed array, in bits.
+    idx : numpy.ndarray
+        ``(k, ndim)`` cells perturbed.
+    new_values : numpy.ndarray
+        The symbol each cell was set to.
+    delta : numpy.ndarray
+        The change of the metric per cell, in bits.
+    keep_changes : bool
+        Whether the changes were applied in order (each seeing the previous ones).
+    seed : int, optional
+        Seed of the drawn new symbols.
+    """
 
     metric: str
     base_value: float
@@ -41,7 +61,17 @@ class PerturbationResult:
     seed: int | None
 
     def as_map(self, shape: tuple[int, ...]) -> np.ndarray:
-        """Deltas laid out on the array grid (NaN where a cell was not perturbed)."""
+        """Deltas laid out on the array grid (NaN where a cell was not perturbed).
+
+        Parameters
+        ----------
+        shape : tuple of int
+            The shape of the perturbed array.
+
+        Returns
+        -------
+        numpy.ndarray
+        """
         out = np.full(shape, np.nan)
         out[tuple(self.idx.T)] = self.delta
         return out
@@ -194,9 +224,51 @@ def perturbation(
 ) -> PerturbationResult:
     """Change in BDM (``metric="bdm"``) or block entropy (``"ent"``) per perturbed cell.
 
-    ``idx`` is an (k, ndim) array of cells (default: all, row-major); ``values`` the new symbols
-    (default: the other binary symbol, or a uniformly drawn different symbol from a
-    ``numpy.random.default_rng(seed)``).
+    Exact for every partition: the blocks containing the cell leave the block multiset and their
+    edited copies enter it (module docstring). It equals pybdm's ``PerturbationExperiment``
+    where each cell lies in one block (Ignore, Recursive) and corrects it for overlapping windows
+    (Correlated).
+
+    Parameters
+    ----------
+    bdm : BDM
+        The BDM configuration.
+    x : numpy.ndarray
+        Integer symbols of dimension ``bdm.ndim``.
+    idx : numpy.ndarray, optional
+        ``(k, ndim)`` array of cells; default all, row-major.
+    values : numpy.ndarray, optional
+        The new symbols, one per cell; default the other binary symbol, or a uniformly drawn
+        different symbol from ``numpy.random.default_rng(seed)``.
+    metric : str, default "bdm"
+        ``"bdm"`` or ``"ent"`` (block entropy).
+    keep_changes : bool, default False
+        Apply the changes in order, each seeing the previous ones; by default every cell is
+        evaluated against the same array.
+    seed : int, optional
+        Seed for drawn symbols (default 0).
+
+    Returns
+    -------
+    PerturbationResult
+
+    Raises
+    ------
+    InputError
+        If ``metric``, ``x``, ``idx`` or ``values`` is invalid.
+
+    References
+    ----------
+    Zenil, Hernández-Orozco, Kiani, Soler-Toscano, Rueda-Toicen, Tegnér (2018), Entropy
+    20(8):605 (perturbation analysis); definitions §3.2.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from bdm import BDM, perturbation
+    >>> res = perturbation(BDM(ndim=2), np.eye(8, dtype=int))
+    >>> round(res.base_value, 3), res.delta.shape, res.delta[:2].round(3).tolist()
+    (47.245, (64,), [23.669, 23.816])
     """
     if metric not in ("bdm", "ent"):
         raise InputError(f"metric: must be 'bdm' or 'ent', got {metric!r}")

@@ -48,6 +48,32 @@ def quartile_symbols(w: np.ndarray) -> np.ndarray:
     """Symbol = number of the tensor's quartile boundaries strictly below the value (definitions §3.3).
 
     Quartiles use numpy's default (linear interpolation) quantile rule.
+
+    Parameters
+    ----------
+    w : numpy.ndarray
+        Real-valued weights of any shape.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``int8`` symbols ``0 .. 3`` of the same shape.
+
+    Raises
+    ------
+    InputError
+        If ``w`` is empty or holds NaN or inf.
+
+    References
+    ----------
+    Zhang, Shen, Xiong, Dong (2026), arXiv:2603.29262; definitions §3.3.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from bdm import quartile_symbols
+    >>> quartile_symbols(np.linspace(-1, 1, 8)).tolist()
+    [0, 0, 1, 1, 2, 2, 3, 3]
     """
     w = _finite(w)
     q = np.quantile(w, [0.25, 0.5, 0.75])
@@ -55,7 +81,30 @@ def quartile_symbols(w: np.ndarray) -> np.ndarray:
 
 
 def median_symbols(w: np.ndarray) -> np.ndarray:
-    """Binary alternative: 1 above the tensor's median, 0 otherwise (definitions §3.3)."""
+    """Binary alternative: 1 above the tensor's median, 0 otherwise (definitions §3.3).
+
+    Parameters
+    ----------
+    w : numpy.ndarray
+        Real-valued weights of any shape.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``int8`` symbols 0 and 1 of the same shape.
+
+    Raises
+    ------
+    InputError
+        If ``w`` is empty or holds NaN or inf.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from bdm import median_symbols
+    >>> median_symbols(np.linspace(-1, 1, 8)).tolist()
+    [0, 0, 0, 0, 1, 1, 1, 1]
+    """
     w = _finite(w)
     return (w > np.median(w)).astype(np.int8)
 
@@ -135,10 +184,31 @@ class TensorBDM:
 
 @dataclass(frozen=True)
 class KBDMResult:
-    """``K_BDM`` (bits) summed over measured tensors, with the per-tensor breakdown.
+    """``K_BDM`` (bits) summed over measured tensors, with the per-tensor breakdown (definitions §3.3).
 
-    ``total_nbdm = (K_BDM - sum of per-tensor minima) / (sum of maxima - sum of minima)``;
-    ``pooled_entropy`` is the block entropy of all tensors' raw blocks counted together.
+    Returned by :func:`k_bdm`.
+
+    Parameters
+    ----------
+    total_bdm : float
+        ``K_BDM``, the sum of the measured tensors' BDM, in bits.
+    total_nbdm : float, optional
+        ``(K_BDM - sum of per-tensor minima) / (sum of maxima - sum of minima)``; ``None`` where
+        a tensor's NBDM is undefined.
+    total_nbdm_note : str, optional
+        Why ``total_nbdm`` is undefined.
+    pooled_entropy : float
+        Block entropy of all tensors' raw blocks counted together.
+    tensors : list of TensorBDM
+        Every tensor, measured or skipped with the reason.
+    mapping, layout : str
+        The weight-to-symbol map and the layout used.
+    nsymbols : int
+        Alphabet size.
+    table : str
+        Name of the CTM table.
+    config : dict
+        Block side and partition.
     """
 
     total_bdm: float
@@ -154,6 +224,7 @@ class KBDMResult:
 
     @property
     def measured(self) -> list[TensorBDM]:
+        """The tensors that were measured (not skipped)."""
         return [t for t in self.tensors if t.result is not None]
 
 
@@ -231,7 +302,57 @@ def k_bdm(
 ) -> KBDMResult:
     """``K_BDM`` of named tensors (definitions §3.3): each mapped by its own quantiles and measured.
 
-    Tensors named in ``skip`` (name -> reason) and empty tensors are listed as skipped.
+    Each tensor is viewed as a matrix by :func:`as_matrix`, mapped to symbols and measured;
+    ``K_BDM(theta)`` is the sum over tensors. Tensors smaller than one block, those named in
+    ``skip`` and empty ones are listed as skipped with the reason, never counted as zero.
+
+    Parameters
+    ----------
+    tensors : Mapping of str to numpy.ndarray
+        Named weights.
+    mapping : str, default "quartile"
+        ``quartile`` (4 symbols), ``median`` (2 symbols) or ``none`` (already symbols).
+    layout : str, default "2d"
+        ``2d``: 4x4 blocks (4 symbols use the bit-plane table); ``1d``: rows flattened into one
+        sequence, length-12 blocks.
+    nsymbols : int, optional
+        Alphabet size; default 4 for ``quartile``, 2 otherwise.
+    side : int, optional
+        Block side; default the table's largest.
+    partition : Ignore, Recursive or Correlated, optional
+        Default :class:`Ignore`.
+    bdm : BDM, optional
+        A configured :class:`BDM` to use instead of building one.
+    skip : Mapping of str to str, optional
+        Tensor name -> reason to skip it.
+    **load_kwargs
+        Passed to :func:`load_table`.
+
+    Returns
+    -------
+    KBDMResult
+
+    Raises
+    ------
+    InputError
+        If ``nsymbols`` contradicts ``mapping``, a tensor cannot be mapped, or no tensor is large
+        enough for one block.
+
+    References
+    ----------
+    Zhang, Shen, Xiong, Dong (2026), arXiv:2603.29262 (``K_BDM`` of quantised weights);
+    definitions §3.3.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from bdm import k_bdm
+    >>> rng = np.random.default_rng(0)
+    >>> res = k_bdm({"W": rng.normal(size=(8, 8)), "b": rng.normal(size=3)})
+    >>> round(res.total_bdm, 3), res.table
+    (236.762, 'BITPLANE-B4-D4X4')
+    >>> [(t.name, t.skipped) for t in res.tensors]
+    [('W', None), ('b', 'smaller than one 4x4 block')]
     """
     if nsymbols is None:
         nsymbols = {"quartile": 4, "median": 2}.get(mapping, 2)
@@ -291,8 +412,30 @@ def k_bdm(
 def load_tensors(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """Named arrays from ``.npy``, ``.npz`` or ``.safetensors`` (never unpickles).
 
-    Every way a file can be unreadable (missing, a folder, truncated, not the format its extension
-    says, pickled objects, a dtype numpy lacks) is an :class:`InputError` naming the file.
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file; a ``.npy`` file's one array is named after its stem.
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+
+    Raises
+    ------
+    InputError
+        For every way a file can be unreadable (missing, a folder, truncated, not the format its
+        extension says, pickled objects, a dtype numpy lacks), naming the file.
+
+    Examples
+    --------
+    >>> import tempfile, numpy as np
+    >>> from pathlib import Path
+    >>> from bdm import load_tensors
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     np.savez(Path(d) / "w.npz", W_in=np.ones((4, 4)), W_out=np.zeros(3))
+    ...     sorted((k, v.shape) for k, v in load_tensors(Path(d) / "w.npz").items())
+    [('W_in', (4, 4)), ('W_out', (3,))]
     """
     path = Path(path)
     suffix = path.suffix.lower()

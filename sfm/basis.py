@@ -94,7 +94,34 @@ class Basis:
 
 @dataclass(frozen=True)
 class FourierBasis(Basis):
-    """Characters ``chi_k(u) = exp(2 pi i k u / p)``; ``yhat = p^2 ifft2(W)`` (definitions §1.1)."""
+    """Fourier characters of ``Z_p``, the basis of ``+`` and ``-`` (definitions §1.1).
+
+    The characters are ``chi_k(u) = exp(2 pi i k u / p)`` and the model is
+    ``yhat = p^2 ifft2(W)``. Only the half spectrum ``V[:, :(p+1)//2]`` is stored; Hermitian
+    symmetry ``V[-k, -l] = conj(V[k, l])`` supplies the rest.
+
+    Parameters
+    ----------
+    p : int
+        The odd prime modulus.
+
+    See Also
+    --------
+    LogBasis : the basis of ``*`` and ``/``.
+    make_basis : the basis for an operation.
+
+    References
+    ----------
+    Zhang, Shen, Xiong, Dong (2026), Grokking From Abstraction to Intelligence,
+    arXiv:2603.29262; definitions §1.1.
+
+    Examples
+    --------
+    >>> from sfm import FourierBasis
+    >>> b = FourierBasis(11)
+    >>> b.name, b.shape
+    ('fourier', (11, 6))
+    """
 
     name: str = field(init=False, default="fourier")
 
@@ -148,10 +175,32 @@ class FourierBasis(Basis):
 
 @dataclass(frozen=True)
 class LogBasis(Basis):
-    """``{delta_0} U {psi_j(u) = exp(2 pi i j ind_r(u) / (p-1))}`` for ``*`` and ``/`` (definitions §1.3).
+    """Discrete-log basis of ``*`` and ``/`` (definitions §1.3).
 
-    Coefficient index 0 is ``delta_0``; index ``1 + j`` is ``psi_j``, ``j = 0 .. p-2``.
-    Implemented as a permutation by the discrete log plus a size ``p-1`` FFT.
+    The basis is ``{delta_0} U {psi_j(u) = exp(2 pi i j ind_r(u) / (p-1))}`` with ``ind_r`` the
+    discrete logarithm to the primitive root ``r``. Coefficient index 0 is ``delta_0``; index
+    ``1 + j`` is ``psi_j``, ``j = 0 .. p-2``. Implemented as a permutation by the discrete log
+    plus a size ``p-1`` FFT; the full ``p x p`` array is stored.
+
+    Parameters
+    ----------
+    p : int
+        The odd prime modulus.
+
+    See Also
+    --------
+    FourierBasis : the basis of ``+`` and ``-``.
+
+    References
+    ----------
+    Zhang, Shen, Xiong, Dong (2026), arXiv:2603.29262; definitions §1.3.
+
+    Examples
+    --------
+    >>> from sfm import LogBasis
+    >>> b = LogBasis(11)
+    >>> b.name, b.shape, b.tables[0]
+    ('dlog', (11, 11), 2)
     """
 
     name: str = field(init=False, default="dlog")
@@ -219,7 +268,35 @@ class LogBasis(Basis):
 
 
 def make_basis(op: str, p: int) -> Basis:
-    """The basis in which operation ``op`` has a sparse exact interpolant (definitions §1.3)."""
+    """The basis in which operation ``op`` has a sparse exact interpolant (definitions §1.3).
+
+    Parameters
+    ----------
+    op : str
+        One of ``+``, ``-`` (Fourier basis) or ``*``, ``/`` (discrete-log basis).
+    p : int
+        The odd prime modulus.
+
+    Returns
+    -------
+    Basis
+        A :class:`FourierBasis` or a :class:`LogBasis`.
+
+    Raises
+    ------
+    ValueError
+        If ``op`` is not one of the four operations.
+
+    References
+    ----------
+    Definitions §1.3.
+
+    Examples
+    --------
+    >>> from sfm import make_basis
+    >>> make_basis("+", 11).name, make_basis("/", 11).name
+    ('fourier', 'dlog')
+    """
     if op in ("+", "-"):
         return FourierBasis(p)
     if op in ("*", "/"):

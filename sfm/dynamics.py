@@ -49,9 +49,54 @@ DIVERGED_REL = 1e8
 class SFMConfig:
     """Everything that defines one SFM run (defaults: the ``python -m sfm run`` job).
 
-    ``beta``/``alpha``/``wd``/``c``/``init_scale`` left as ``None`` take the schedule's default from
-    :data:`sfm.schedules.SCHEDULE_DEFAULTS`. ``eta`` is ignored under ``convention="paper"``,
-    which uses Zhang et al. (2026)'s ``1/n`` drift, i.e. ``eta = p^2 / n`` (definitions §1.6).
+    Every field is checked against its range in docs/definitions.md on construction.
+
+    Parameters
+    ----------
+    p : int, default 97
+        The modulus, an odd prime.
+    f : float, default 0.3
+        Training fraction of all pairs, ``0 < f <= 1`` (definitions §1.5).
+    op : str, default "+"
+        One of ``+ - * /``.
+    target : str, default "flat"
+        Target name, ``flat`` or ``random-phase`` (definitions §1.2); for user values pass a
+        :class:`~sfm.task.Task` to :func:`simulate`.
+    schedule : str, default "increasing"
+        Occam gate schedule, one of :data:`~sfm.schedules.SCHEDULES` (definitions §1.7).
+    beta, alpha, wd, c, init_scale : float, optional
+        Schedule parameters; ``None`` takes the schedule's default from
+        :data:`~sfm.schedules.SCHEDULE_DEFAULTS`.
+    eta : float, default 1.0
+        Drift step, ``0 < eta < 2`` (definitions §1.6). Ignored under ``convention="paper"``,
+        which uses Zhang et al. (2026)'s ``1/n`` drift, i.e. ``eta = p^2 / n``.
+    convention : str, default "prox"
+        Gate convention, ``prox`` or ``paper`` (definitions §1.6, §1.7).
+    steps : int, default 2000
+        Number of drift + gate steps.
+    seed : int, default 0
+        Seed of the run's ``numpy.random.default_rng`` (the split, random targets, ``square``'s
+        initial ``A``).
+    log_every : int, default 1
+        Observables are recorded every ``log_every`` steps and at the last step.
+    stop_after_gen : int, optional
+        Stop this many steps after ``t_gen`` (definitions §1.8); ``None`` runs all ``steps``.
+
+    Raises
+    ------
+    InputError
+        If a field is outside its range, e.g. ``p`` not an odd prime or ``eta * wd >= 1``.
+
+    References
+    ----------
+    Zhang, Shen, Xiong, Dong (2026), arXiv:2603.29262; definitions §1.5-§1.8.
+
+    Examples
+    --------
+    >>> from sfm import SFMConfig
+    >>> cfg = SFMConfig(p=11, f=0.5, schedule="fixed")
+    >>> cfg.params().beta
+    0.3
     """
 
     p: int = 97
@@ -110,7 +155,14 @@ class SFMConfig:
             raise InputError("target: give a name (flat, random-phase) or use simulate(task=...)")
 
     def params(self) -> ScheduleParams:
-        """Numeric schedule parameters with the schedule's defaults filled in."""
+        """Numeric schedule parameters with the schedule's defaults filled in.
+
+        Returns
+        -------
+        ScheduleParams
+            ``beta``, ``c``, ``alpha``, ``wd``, ``init_scale``: the fields set here, else
+            :data:`~sfm.schedules.SCHEDULE_DEFAULTS` of the schedule, else the dataclass defaults.
+        """
         d = {**ScheduleParams().__dict__, "wd": 0.0}
         d.update(SCHEDULE_DEFAULTS.get(self.schedule, {}))
         for k in ("beta", "alpha", "wd", "c", "init_scale"):
@@ -126,7 +178,29 @@ def effective_eta(cfg: SFMConfig, n: int, p: int) -> float:
 
 @dataclass
 class RunResult:
-    """Curves (logged steps x batch), exact events, and final states of a batch of runs."""
+    """Curves (logged steps x batch), exact events, and final states of a batch of runs.
+
+    Returned by :func:`simulate` and :func:`simulate_one`.
+
+    Parameters
+    ----------
+    configs : list of SFMConfig
+        One configuration per batch element.
+    tasks : list of Task
+        The task each element learned.
+    basis : Basis
+        The basis shared by the batch.
+    curves : Curves
+        Observables at the logged steps, each of shape ``(L, B)`` (definitions §1.8).
+    events : list of Events
+        Exact ``t_mem``, ``t_gen`` and divergence per element (definitions §1.8).
+    snapshots : dict of str to numpy.ndarray
+        Element 0's full ``V`` at ``init``, ``mem`` and ``gen`` when asked for.
+    final_V : numpy.ndarray, optional
+        The stored coefficients of every element at the last step.
+    steps_run : int
+        The last step the batch reached.
+    """
 
     configs: list[SFMConfig]
     tasks: list[Task]
@@ -140,9 +214,17 @@ class RunResult:
     def trajectory(self, b: int = 0) -> Trajectory:
         """Element ``b``'s logged curves and events as the shared :class:`Trajectory` record.
 
-        Series are the columns of :meth:`Curves.column` other than ``step``; events are every
-        field of :class:`Events` (``t_mem``, ``t_gen`` first; ``None`` where it did not occur)
-        plus its ``extra`` entries.
+        Parameters
+        ----------
+        b : int, default 0
+            Index of the batch element.
+
+        Returns
+        -------
+        Trajectory
+            Series are the columns of :meth:`Curves.column` other than ``step``; events are
+            every field of :class:`Events` (``t_mem``, ``t_gen`` first; ``None`` where it did
+            not occur) plus its ``extra`` entries.
         """
         col = self.curves.column(b)
         ev = self.events[b]
@@ -452,9 +534,58 @@ def simulate(
 ) -> RunResult:
     """Run a batch of SFM dynamics (definitions §1.6-§1.8) and return curves and exact events.
 
-    ``steps`` may differ between configs; the batch runs ``max(steps)`` and an element's events
-    are taken only up to its own ``steps``. ``snapshots=True`` keeps ``V`` at initialisation,
-    ``t_mem`` and ``t_gen`` of element 0 (for heatmaps).
+    The batch advances as one complex array: per step one batched inverse FFT (predictions),
+    one fused residual pass (losses, exact events), one batched FFT (drift) and one gate pass.
+
+    Parameters
+    ----------
+    configs : sequence of SFMConfig
+        The runs; they must share ``p``, ``op``, ``schedule``, ``convention``, ``log_every`` and
+        ``target``. ``steps`` may differ: the batch runs ``max(steps)`` and an element's events
+        are taken only up to its own ``steps``.
+    tasks : sequence of Task, optional
+        One task per config; default: drawn by :func:`~sfm.task.make_task` from each config's
+        seed.
+    snapshots : bool, default False
+        Keep element 0's ``V`` at initialisation, ``t_mem`` and ``t_gen`` (for heatmaps).
+    progress : bool, default False
+        Show a tqdm progress bar.
+    workers : int, optional
+        Threads for ``scipy.fft``.
+
+    Returns
+    -------
+    RunResult
+
+    Raises
+    ------
+    InputError
+        If the batch is empty, its configs disagree on a shared field, or a task does not match
+        its config.
+
+    Warns
+    -----
+    UserWarning
+        When interpolant coefficients lie below the largest gate threshold (definitions §1.2),
+        or the paper drift runs without a gate (definitions §1.6).
+
+    References
+    ----------
+    Zhang, Shen, Xiong, Dong (2026), arXiv:2603.29262; definitions §1.6 (drift), §1.7 (gate
+    schedules), §1.8 (observables and events).
+
+    Examples
+    --------
+    Three seeds of a p = 11 task, stopped at generalisation, each with the interpolant's
+    support of 11:
+
+    >>> from sfm import SFMConfig, simulate
+    >>> cfgs = [SFMConfig(p=11, f=0.5, steps=200, seed=s, stop_after_gen=0) for s in range(3)]
+    >>> res = simulate(cfgs)
+    >>> [e.t_gen for e in res.events]
+    [151, 121, 117]
+    >>> res.curves.support[-1].astype(int).tolist()
+    [11, 11, 11]
     """
     configs = list(configs)
     _check_batch(configs)
@@ -496,6 +627,35 @@ def _finish(batch: _Batch, state: _State) -> RunResult:
 
 
 def simulate_one(cfg: SFMConfig | None = None, **kwargs) -> RunResult:
-    """Single run: ``simulate_one(p=31, f=0.5)`` or ``simulate_one(SFMConfig(...))``."""
+    """Run one SFM configuration, with snapshots (definitions §1.6-§1.8).
+
+    Parameters
+    ----------
+    cfg : SFMConfig, optional
+        The run; default ``SFMConfig()``.
+    **kwargs
+        Fields that replace those of ``cfg``: ``simulate_one(p=31, f=0.5)``.
+
+    Returns
+    -------
+    RunResult
+        A batch of one, with ``snapshots`` at ``init``, ``mem`` and ``gen``.
+
+    Raises
+    ------
+    InputError
+        If a field is outside its range.
+
+    Examples
+    --------
+    >>> from sfm import simulate_one
+    >>> r = simulate_one(p=11, f=0.5, steps=200)
+    >>> r.events[0].t_mem, r.events[0].t_gen
+    (1, 151)
+    >>> int(r.curves.support[0, 0]), int(r.curves.support[-1, 0])
+    (0, 11)
+    >>> round(r.events[0].final_test_rel, 6)
+    0.0
+    """
     cfg = replace(cfg or SFMConfig(), **kwargs)
     return simulate([cfg], snapshots=True)

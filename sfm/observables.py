@@ -46,7 +46,38 @@ CURVE_FIELDS = (
 
 @dataclass
 class Curves:
-    """Observables at logged steps: ``step`` has shape (L,), every field (L, B)."""
+    """Observables at logged steps: ``step`` has shape ``(L,)``, every other field ``(L, B)``.
+
+    ``L`` is the number of logged steps, ``B`` the batch size; entries an element did not reach
+    are NaN.
+
+    Parameters
+    ----------
+    step : numpy.ndarray
+        The logged steps (state ``t`` is the model after ``t`` updates).
+    train_loss : numpy.ndarray
+        ``L_n = (1/2n) sum_i r_i^2`` over the training pairs (definitions §1.5).
+    train_rel, test_rel : numpy.ndarray
+        Relative squared errors on the training and test pairs (definitions §1.8).
+    support : numpy.ndarray
+        ``|S|``, coefficients above the support threshold in the full array (definitions §1.8).
+    lambda_hat : numpy.ndarray
+        The RLCT estimate ``|S| / 2`` (definitions §1.4).
+    K_bits : numpy.ndarray
+        Enumerative code length of the support in bits (definitions §2.4).
+    K_paper_bits : numpy.ndarray
+        Zhang et al. (2026)'s code length of ``lambda_hat`` in bits (definitions §2.4).
+    F_n : numpy.ndarray
+        The free energy ``n L_n + lambda_hat ln n`` (definitions §1.5).
+    tau : numpy.ndarray
+        The hard-gate threshold of the step (0 without a hard gate; definitions §1.7).
+    hermitian_err : numpy.ndarray
+        ``max |V[-a, -b] - conj(V[a, b])|`` (definitions §1.4); 0 means a real model.
+
+    References
+    ----------
+    Definitions §1.8; Zhang, Shen, Xiong, Dong (2026), arXiv:2603.29262.
+    """
 
     step: np.ndarray
     train_loss: np.ndarray
@@ -71,13 +102,43 @@ class Curves:
             setattr(self, k, getattr(self, k)[:L])
 
     def column(self, b: int) -> dict[str, np.ndarray]:
-        """One batch element's curves as ``{name: (L,) array}`` including ``step``."""
+        """One batch element's curves as ``{name: (L,) array}`` including ``step``.
+
+        Parameters
+        ----------
+        b : int
+            Index of the batch element.
+
+        Returns
+        -------
+        dict of str to numpy.ndarray
+        """
         return {"step": self.step, **{k: getattr(self, k)[:, b] for k in CURVE_FIELDS}}
 
 
 @dataclass
 class Events:
-    """definitions §1.8 events; ``None`` means the event did not occur within the run."""
+    """The events of one run (definitions §1.8); ``None`` means it did not occur within the run.
+
+    Parameters
+    ----------
+    t_mem : int, optional
+        First step with train relative error below ``1e-2`` and test relative error above 0.1.
+    t_gen : int, optional
+        First step with test relative error below ``1e-2``.
+    diverged_at : int, optional
+        Step at which the train relative error passed ``1e8`` or became non-finite.
+    final_train_rel, final_test_rel : float
+        Relative errors at the last recorded step.
+    last_step : int
+        The last step recorded for this element.
+    extra : dict
+        Further events added by callers (e.g. sweeps).
+
+    References
+    ----------
+    Definitions §1.8.
+    """
 
     t_mem: int | None = None
     t_gen: int | None = None
@@ -183,7 +244,7 @@ def log_observables(
     tau: np.ndarray,
 ) -> None:
     """Record definitions §1.8 observables of state ``t`` into row ``li``."""
-    from theory.free_energy import free_energy
+    from theory.energy import free_energy
     from theory.kolmogorov import paper004_code_bits
 
     S = support_size(V, basis.multiplicity, eps)

@@ -1,13 +1,18 @@
 """Occam gate schedules of definitions §1.7, each a named option with documented defaults.
 
-Name          defs    update (scaled coordinates, ``s = eta / p``, ``D = A(M .* r)``)
-``none``      §1.6    ``V <- V + s D`` (plain drift; eta = 1 from 0 is the min-norm interpolant)
-``fixed``     (a)     ``V <- H_tau(V + s D)``, ``tau = occam_gate_threshold(beta, n, p, eta)``
-``neff``      (b)     as ``fixed`` with ``n`` replaced by ``n_eff(t) = max(1, c t)``
-``increasing``(b2)    ``tau(t) = sqrt(2 beta eta ln(1 + t)) / p``  (the default)
-``ista``      (c)     ``V <- S_theta(V + s D)``, soft threshold ``theta = eta alpha``
-``l2_gate``   (c2)    ``V <- H_tau((1 - eta wd) V + s D)``, ``tau`` as ``fixed``
-``square``    (d)     ``V = A .* A``, ``A <- A + eta (2 conj(A) D / p - wd A)``
+Updates in scaled coordinates, ``s = eta / p``, ``D = A(M .* r)``::
+
+    name        defs   update
+    none        §1.6   V <- V + s D  (plain drift; eta = 1 from 0 is the min-norm interpolant)
+    fixed       (a)    V <- H_tau(V + s D),  tau = occam_gate_threshold(beta, n, p, eta)
+    neff        (b)    as fixed with n replaced by n_eff(t) = max(1, c t)
+    increasing  (b2)   tau(t) = sqrt(2 beta eta ln(1 + t)) / p  (the default)
+    ista        (c)    V <- S_theta(V + s D),  soft threshold theta = eta alpha
+    l2_gate     (c2)   V <- H_tau((1 - eta wd) V + s D),  tau as fixed
+    square      (d)    V = A .* A,  A <- A + eta (2 conj(A) D / p - wd A)
+
+Zhang, Shen, Xiong, Dong (2026), arXiv:2603.29262, define the gate; the schedules are
+definitions §1.7 (a)-(d).
 """
 
 from __future__ import annotations
@@ -29,9 +34,11 @@ __all__ = [
     "support_eps",
 ]
 
+#: The schedule names of definitions §1.7, the default (``increasing``) first.
 SCHEDULES = ("increasing", "fixed", "neff", "ista", "l2_gate", "square", "none")
 
-#: Defaults chosen by measurement at p = 97, f = 0.3, op '+' (docs/sfm.md, "Defaults").
+#: Each schedule's parameter defaults, chosen by measurement at p = 97, f = 0.3, op '+'
+#: (docs/sfm.md, "Defaults"); e.g. ``SCHEDULE_DEFAULTS["increasing"] == {"beta": 0.02}``.
 SCHEDULE_DEFAULTS: dict[str, dict[str, float]] = {
     "increasing": {"beta": 0.02},
     "fixed": {"beta": 0.3},

@@ -119,12 +119,46 @@ def spectrum(op: str, g: np.ndarray) -> np.ndarray:
 
 
 def exact_interpolant(op: str, g: np.ndarray, basis: Basis | None = None) -> np.ndarray:
-    """Exact interpolant in stored, scaled coordinates (definitions §1.3).
+    """Exact interpolant of ``g(u o v)`` in stored, scaled coordinates (definitions §1.3).
 
-    ``+``: ``W* = diag(ghat)``; ``-``: ``W*[k, -k] = ghat_k``; ``*``: ``c_j`` on the
-    ``psi_j (x) psi_j`` diagonal plus ``g(0)`` on ``delta_0 (x) delta_0``, ``delta_0 (x) psi_0``,
-    ``psi_0 (x) delta_0``; ``/``: ``c_j`` on ``psi_j (x) psi_-j`` plus ``g(0)`` on
-    ``delta_0 (x) psi_0``.
+    - ``+``: ``W* = diag(ghat)``;
+    - ``-``: ``W*[k, -k] = ghat_k``;
+    - ``*``: ``c_j`` on the ``psi_j (x) psi_j`` diagonal plus ``g(0)`` on
+      ``delta_0 (x) delta_0``, ``delta_0 (x) psi_0``, ``psi_0 (x) delta_0``;
+    - ``/``: ``c_j`` on ``psi_j (x) psi_-j`` plus ``g(0)`` on ``delta_0 (x) psi_0``.
+
+    Parameters
+    ----------
+    op : str
+        One of ``+ - * /``.
+    g : numpy.ndarray
+        The target, one real value per residue (length ``p``).
+    basis : Basis, optional
+        The operation's basis; default :func:`~sfm.basis.make_basis` ``(op, p)``.
+
+    Returns
+    -------
+    numpy.ndarray
+        Complex coefficients in the basis' stored shape (``(p, (p+1)//2)`` for Fourier,
+        ``(p, p)`` for the discrete-log basis).
+
+    Raises
+    ------
+    InputError
+        If ``op`` is not one of the four operations.
+
+    References
+    ----------
+    Zhang, Shen, Xiong, Dong (2026), arXiv:2603.29262; definitions §1.3.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sfm import exact_interpolant, make_task
+    >>> task = make_task(11, "+", f=0.5)
+    >>> W = exact_interpolant("+", task.g)
+    >>> W.shape, int(np.count_nonzero(np.abs(W) > 1e-12))
+    ((11, 6), 6)
     """
     _check_op(op)
     p = g.shape[-1]
@@ -150,7 +184,35 @@ def exact_interpolant(op: str, g: np.ndarray, basis: Basis | None = None) -> np.
 
 
 def interpolant_support(op: str, g: np.ndarray, rtol: float = 1e-9) -> int:
-    """``|S|`` of the exact interpolant: nonzero coefficients in the operation's basis (§1.3)."""
+    """Support size ``|S|`` of the exact interpolant (definitions §1.3).
+
+    Counts the nonzero coefficients of the full ``p x p`` interpolant in the operation's basis.
+
+    Parameters
+    ----------
+    op : str
+        One of ``+ - * /``.
+    g : numpy.ndarray
+        The target, one real value per residue (length ``p``).
+    rtol : float, default 1e-9
+        A coefficient counts when its modulus exceeds ``rtol`` times the largest one.
+
+    Returns
+    -------
+    int
+        The number of nonzero coefficients: ``p`` for ``+`` and ``-`` with the flat target.
+
+    References
+    ----------
+    Definitions §1.3.
+
+    Examples
+    --------
+    >>> from sfm import interpolant_support, make_task
+    >>> g = make_task(11, "+").g
+    >>> interpolant_support("+", g), interpolant_support("*", g)
+    (11, 5)
+    """
     p = g.shape[-1]
     full = make_basis(op, p).to_full(exact_interpolant(op, g))
     scale = max(np.max(np.abs(full)), 1e-300)
@@ -173,7 +235,33 @@ def training_mask(domain: np.ndarray, f: float, rng: np.random.Generator) -> tup
 
 @dataclass(frozen=True)
 class Task:
-    """One learning problem: modulus, operation, target ``g``, table ``Y``, split (definitions §1.2, §1.5)."""
+    """One learning problem: modulus, operation, target, table and split (definitions §1.2, §1.5).
+
+    Build one with :func:`make_task`, which validates the inputs.
+
+    Parameters
+    ----------
+    p : int
+        The odd prime modulus.
+    op : str
+        One of ``+ - * /``.
+    f : float
+        Training fraction of the domain's pairs.
+    g : numpy.ndarray
+        The target ``g``, shape ``(p,)``.
+    Y : numpy.ndarray
+        ``Y[u, v] = g((u o v) mod p)``, shape ``(p, p)``; 0 outside the domain.
+    domain : numpy.ndarray
+        Boolean ``(p, p)`` mask of the pairs where ``u o v`` is defined (``/``: ``v != 0``).
+    train : numpy.ndarray
+        Boolean ``(p, p)`` mask of the ``n`` training pairs.
+    n : int
+        Number of training pairs, ``round(f |D|)``.
+
+    References
+    ----------
+    Definitions §1.2, §1.5.
+    """
 
     p: int
     op: str
@@ -186,6 +274,7 @@ class Task:
 
     @property
     def test(self) -> np.ndarray:
+        """Boolean ``(p, p)`` mask of the test pairs: the domain outside the training set."""
         return self.domain & ~self.train
 
 
@@ -196,7 +285,45 @@ def make_task(
     target: str | np.ndarray = "flat",
     rng: np.random.Generator | None = None,
 ) -> Task:
-    """Validate the inputs and build a :class:`Task` (targets first, then the split, from ``rng``)."""
+    """Validate the inputs and build a :class:`Task` (definitions §1.2, §1.5).
+
+    The target is drawn first, then the split, both from ``rng``.
+
+    Parameters
+    ----------
+    p : int
+        The modulus, an odd prime.
+    op : str, default "+"
+        One of ``+ - * /``.
+    f : float, default 0.3
+        Training fraction, ``0 < f <= 1``; ``n = round(f |D|)`` distinct pairs of the domain.
+    target : str or numpy.ndarray, default "flat"
+        ``"flat"`` (``g(m) = (m | p) + p**-0.5``), ``"random-phase"`` (needs ``rng``) or one
+        real value per residue.
+    rng : numpy.random.Generator, optional
+        Source of the target's phases and of the split; default ``numpy.random.default_rng(0)``.
+
+    Returns
+    -------
+    Task
+
+    Raises
+    ------
+    InputError
+        If ``p`` is not an odd prime, ``op`` unknown, ``f`` outside ``(0, 1]``, the target
+        invalid, or the training set would be empty.
+
+    References
+    ----------
+    Definitions §1.2 (targets), §1.5 (the split).
+
+    Examples
+    --------
+    >>> from sfm import make_task
+    >>> task = make_task(11, "+", f=0.5)
+    >>> task.n, task.Y.shape, int(task.test.sum())
+    (60, (11, 11), 61)
+    """
     p = check_odd_prime("p", p)
     _check_op(op)
     f = check_range("f", f, 0.0, 1.0, lo_open=True, hint="the training fraction of all pairs")

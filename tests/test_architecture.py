@@ -56,6 +56,7 @@ def tree_copy(tmp_path_factory) -> Path:
     [
         ("bdm/engine.py", "import theory.crossover", "bdm imports only the base"),
         ("theory/base/io.py", "import sfm", "theory.base imports nothing"),
+        ("theory/base/dispatch.py", "import transformer_check.cli", "theory.base imports nothing"),
         ("transformer_check/model.py", "import sfm.task", "transformer training imports bdm"),
         ("theory/base/errors.py", "import theory.rlct", "the formulas sit on the base"),
     ],

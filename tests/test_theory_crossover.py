@@ -22,7 +22,7 @@ from theory.crossover import (
     root_tolerance,
     symbolic_roots,
 )
-from theory.free_energy import free_energy, free_energy_gap
+from theory.energy import free_energy, free_energy_gap
 
 U = np.finfo(float).eps
 

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from theory.base.errors import InputError
 from theory.bound import generalisation_bound
-from theory.free_energy import free_energy
+from theory.energy import free_energy
 from theory.gates import l0_prox_threshold, occam_gate_threshold
 from theory.kolmogorov import (
     active_orbits,

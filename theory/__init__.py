@@ -10,9 +10,9 @@ import importlib
 from typing import Any
 
 _EXPORTS: dict[str, str] = {
-    # free energy and its Lambert-W crossover (definitions §2.2)
-    "free_energy": "free_energy",
-    "free_energy_gap": "free_energy",
+    # free energy and its Lambert-W crossover (definitions §1.5, §2.1)
+    "free_energy": "energy",
+    "free_energy_gap": "energy",
     "Crossover": "crossover",
     "Paper004Crossover": "crossover",
     "crossover_n": "crossover",
@@ -25,7 +25,7 @@ _EXPORTS: dict[str, str] = {
     "CrossoverGrid": "diagram",
     "crossover_grid": "diagram",
     "plot_crossover_grid": "diagram",
-    # RLCTs (definitions §2.1)
+    # RLCTs (definitions §1.4, §2.2)
     "sfm_rlct": "rlct",
     "lambda_mem": "rlct",
     "lambda_gen": "rlct",
@@ -54,6 +54,11 @@ __all__ = list(_EXPORTS)
 
 
 def __getattr__(name: str) -> Any:
+    if name == "__version__":  # lazily too: theory.base.version loads the base layer
+        from theory.base.version import __version__
+
+        globals()[name] = __version__
+        return __version__
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'theory' has no attribute {name!r}")

@@ -21,7 +21,7 @@ from theory.crossover import (
     lambert_roots_mpmath,
     root_tolerance,
 )
-from theory.free_energy import free_energy, free_energy_gap
+from theory.energy import free_energy, free_energy_gap
 from theory.kolmogorov import active_orbits, enumerative_code_bits, quantise
 from theory.rlct import rrr_rlct
 from theory.strategies import (

@@ -18,7 +18,7 @@ import scipy.special
 import sympy
 
 from theory.base.errors import InputError, check_finite, check_odd_prime, check_positive
-from theory.free_energy import free_energy_gap
+from theory.energy import free_energy_gap
 
 __all__ = [
     "Crossover",
@@ -46,10 +46,30 @@ DPS = 50
 
 @lru_cache(maxsize=1)
 def symbolic_roots() -> dict[str, sympy.Expr]:
-    """``solve(n dL = dlambda ln n)`` with sympy, extended to both real branches (definitions §2.1).
+    """Solve ``n dL = dlambda ln n`` with sympy, extended to both real Lambert-W branches.
 
-    Returns ``{"equation", "n_0", "n_-1", "a"}`` as sympy objects in the symbols ``n, Delta_lambda,
-    Delta_L``; ``n_k = -(dlambda/dL) LambertW(-dL/dlambda, k)``.
+    ``n_k = -(dlambda/dL) LambertW(-dL/dlambda, k)`` for ``k in {0, -1}`` (definitions §2.1);
+    sympy's ``solve`` returns the ``k = 0`` branch only, so the ``k = -1`` branch is substituted.
+    The result is cached.
+
+    Returns
+    -------
+    dict of str to sympy.Expr
+        ``{"equation", "n_0", "n_-1", "a"}`` as sympy objects in the positive symbols
+        ``n, Delta_lambda, Delta_L``; ``a = Delta_lambda / Delta_L``.
+
+    References
+    ----------
+    Corless et al. (1996), On the Lambert W function; definitions §2.1.
+
+    Examples
+    --------
+    >>> from theory import symbolic_roots
+    >>> sol = symbolic_roots()
+    >>> sol["equation"]
+    Eq(Delta_L*n, Delta_lambda*log(n))
+    >>> sol["n_-1"]
+    -Delta_lambda*LambertW(-Delta_L/Delta_lambda, -1)/Delta_L
     """
     n, dlam, dloss = sympy.symbols("n Delta_lambda Delta_L", positive=True)
     eq = sympy.Eq(n * dloss, dlam * sympy.log(n))
@@ -80,8 +100,28 @@ def _check_a_exact(a: float | mpmath.mpf | str) -> mpmath.mpf:
 
 
 def exact_number(x: float | mpmath.mpf | None, dps: int = DPS) -> dict[str, str | float] | None:
-    """``{"decimal": x to dps significant digits, "log10": log10 x}``: a number as the exact solve
-    has it, readable however far beyond float64 (1.8e308) it lies."""
+    """A number as the exact solve has it, readable however far beyond float64 (1.8e308) it lies.
+
+    Parameters
+    ----------
+    x : float or mpmath.mpf or None
+        The number (``None`` passes through).
+    dps : int, default DPS
+        Significant digits of the decimal string.
+
+    Returns
+    -------
+    dict or None
+        ``{"decimal": x to dps significant digits, "log10": log10 x}`` (``log10`` is ``None``
+        for ``x <= 0``), or ``None`` for ``x = None``.
+
+    Examples
+    --------
+    >>> from theory.crossover import exact_number
+    >>> d = exact_number(2.5, dps=5)
+    >>> d["decimal"], round(d["log10"], 6)
+    ('2.5000', 0.39794)
+    """
     if x is None:
         return None
     with mpmath.workdps(dps + 5):
@@ -108,10 +148,42 @@ def _polish_log_root(log_a: float, y: float, upper: bool) -> float:
 
 
 def lambert_roots_scipy(a: float) -> tuple[float, float]:
-    """``(n_0, n_-1) = -a W_{0,-1}(-1/a)`` in float64 with ``scipy.special.lambertw``.
+    """Both roots ``(n_0, n_-1) = -a W_{0,-1}(-1/a)`` of ``n = a ln n`` in float64 (scipy).
 
-    Near the branch point (``ln a - 1 < 1/2``) the roots are polished by monotone Newton in
-    ``y = ln n``, started from the branch-point series ``y = 1 -/+ sqrt(2 (ln a - 1))``.
+    Uses ``scipy.special.lambertw``. Near the branch point (``ln a - 1 < 1/2``) the roots are
+    polished by monotone Newton in ``y = ln n``, started from the branch-point series
+    ``y = 1 -/+ sqrt(2 (ln a - 1))``, where ``lambertw(x, -1)`` keeps only about 4 digits.
+
+    Parameters
+    ----------
+    a : float
+        ``dlambda / dloss``, finite and ``>= e`` (real roots exist only there).
+
+    Returns
+    -------
+    tuple of float
+        ``(n_0, n_-1)``; ``n_-1`` is ``inf`` where it exceeds float64 (the exact solve of
+        :func:`lambert_roots_mpmath` has it).
+
+    Raises
+    ------
+    InputError
+        If ``a`` is not finite or ``a < e``.
+
+    References
+    ----------
+    Corless et al. (1996), On the Lambert W function; definitions §2.1.
+
+    Examples
+    --------
+    >>> from theory import lambert_roots_scipy
+    >>> n0, n1 = lambert_roots_scipy(10.0)
+    >>> round(n0, 10), round(n1, 10)
+    (1.1183255916, 35.7715206396)
+    >>> lambert_roots_scipy(2.0)
+    Traceback (most recent call last):
+    ...
+    theory.base.errors.InputError: a: n = a ln n has real roots only for a >= e, got 2.0
     """
     a = _check_a(a)
     log_a = math.log(a)
@@ -134,8 +206,41 @@ def lambert_roots_scipy(a: float) -> tuple[float, float]:
 def lambert_roots_mpmath(
     a: float | mpmath.mpf | str, dps: int = DPS
 ) -> tuple[mpmath.mpf, mpmath.mpf]:
-    """The two roots with ``mpmath.lambertw`` at ``dps`` significant digits (a taken exactly;
-    an mpf ``a`` may exceed float64's range)."""
+    """Both roots of ``n = a ln n`` with ``mpmath.lambertw`` at ``dps`` significant digits.
+
+    ``a`` is taken exactly; an mpf ``a`` (or a decimal string) may exceed float64's range.
+
+    Parameters
+    ----------
+    a : float or mpmath.mpf or str
+        ``dlambda / dloss``, finite and ``>= e``; a string is read at full precision.
+    dps : int, default DPS
+        Working precision in significant digits (``DPS = 50``).
+
+    Returns
+    -------
+    tuple of mpmath.mpf
+        ``(n_0, n_-1)``.
+
+    Raises
+    ------
+    InputError
+        If ``a`` is not finite or ``a < e``.
+
+    References
+    ----------
+    Corless et al. (1996); definitions §2.1.
+
+    Examples
+    --------
+    >>> import mpmath
+    >>> from theory import lambert_roots_mpmath
+    >>> n0, n1 = lambert_roots_mpmath(10.0, dps=30)
+    >>> mpmath.nstr(n0, 20), mpmath.nstr(n1, 20)
+    ('1.1183255915896296483', '35.771520639572972184')
+    >>> mpmath.nstr(lambert_roots_mpmath("1e400")[1], 8)
+    '9.2786693e+402'
+    """
     a = _check_a_exact(a)
     with mpmath.workdps(dps):
         am = mpmath.mpf(a)
@@ -147,7 +252,39 @@ def lambert_roots_mpmath(
 def lambert_roots_sympy(
     a: float | mpmath.mpf | str, dps: int = DPS
 ) -> tuple[sympy.Float, sympy.Float]:
-    """The symbolic roots of :func:`symbolic_roots` evaluated at ``a`` to ``dps`` digits."""
+    """The symbolic roots of :func:`symbolic_roots` evaluated at ``a`` to ``dps`` digits.
+
+    The third, independent solver next to :func:`lambert_roots_scipy` and
+    :func:`lambert_roots_mpmath` (definitions §2.1).
+
+    Parameters
+    ----------
+    a : float or mpmath.mpf or str
+        ``dlambda / dloss``, finite and ``>= e``.
+    dps : int, default DPS
+        Significant digits of the evaluation.
+
+    Returns
+    -------
+    tuple of sympy.Float
+        ``(n_0, n_-1)``.
+
+    Raises
+    ------
+    InputError
+        If ``a`` is not finite or ``a < e``.
+
+    References
+    ----------
+    Corless et al. (1996); definitions §2.1.
+
+    Examples
+    --------
+    >>> from theory import lambert_roots_sympy
+    >>> n0, n1 = lambert_roots_sympy(10.0, dps=20)
+    >>> str(n0), str(n1)
+    ('1.1183255915896296483', '35.771520639572972184')
+    """
     a = _check_a_exact(a)
     sol = symbolic_roots()
     dlam, dloss = sorted(sol["a"].free_symbols, key=str)[::-1]  # Delta_lambda, Delta_L
@@ -160,6 +297,29 @@ def root_condition_number(a: float, n: float) -> float:
 
     It bounds how float rounding of ``a`` propagates to the root; it diverges at the double root
     ``a = e`` where instead ``|dn| <= e sqrt(2 |da| / e)`` (square-root sensitivity).
+
+    Parameters
+    ----------
+    a : float
+        ``dlambda / dloss``.
+    n : float
+        A root of ``n = a ln n``.
+
+    Returns
+    -------
+    float
+        ``n / |n - a|``; ``inf`` where ``n == a``.
+
+    References
+    ----------
+    Higham (2002), Accuracy and Stability of Numerical Algorithms, §1.6; definitions §2.1.
+
+    Examples
+    --------
+    >>> from theory import lambert_roots_scipy, root_condition_number
+    >>> n0, n1 = lambert_roots_scipy(10.0)
+    >>> round(root_condition_number(10.0, n0), 6), round(root_condition_number(10.0, n1), 6)
+    (0.125914, 1.388025)
     """
     return float("inf") if n == a else abs(n / (n - a))
 
@@ -182,6 +342,43 @@ class Crossover:
     The float fields overflow to ``inf`` beyond float64; ``exact`` holds the arbitrary-precision
     values (``{"decimal", "log10"}`` per name, see :func:`exact_number`) of ``dlambda``, ``a``,
     ``n0`` and ``n_minus1`` in the Lambert-W case, and :func:`crossover_record` writes those.
+    Made by :func:`crossover_n`.
+
+    Attributes
+    ----------
+    dlambda : float
+        ``lambda_A - lambda_B``.
+    dloss : float
+        ``L_B - L_A``.
+    dm : float
+        ``m_A - m_B`` (0 without the ``ln ln n`` correction).
+    a : float
+        ``dlambda / dloss`` (``inf`` when ``dloss = 0``).
+    has_crossing : bool
+        Whether the free energies cross at some ``n > 1``.
+    n0 : float or None
+        The ``W_0`` root, where B starts to win.
+    n_minus1 : float or None
+        The ``W_-1`` root, beyond which A wins again.
+    intervals : list of tuple
+        ``(from, to, winner)`` covering ``[1, inf)``.
+    message : str
+        One sentence saying who wins where.
+    exact : dict
+        Exact values, see above.
+
+    References
+    ----------
+    Watanabe (2009), Thm 6.7; Zhang et al. (2026), Sec. 5; definitions §2.1.
+
+    Examples
+    --------
+    >>> from theory import crossover_n
+    >>> c = crossover_n(4656.0, 0.01)
+    >>> c.has_crossing, f"{c.n0:.10g}", f"{c.n_minus1:.10g}"
+    (True, '1.000002148', '7361993.301')
+    >>> c.winner(1e5)
+    'B (simple: smaller RLCT, larger loss)'
     """
 
     dlambda: float
@@ -196,7 +393,26 @@ class Crossover:
     exact: dict[str, dict[str, str | float] | None] = field(default_factory=dict)
 
     def winner(self, n: float) -> str:
-        """The phase with the lower free energy at sample size ``n`` (ties go to A)."""
+        """The phase with the lower free energy at sample size ``n`` (ties go to A).
+
+        Parameters
+        ----------
+        n : float
+            Number of samples, ``> 0``.
+
+        Returns
+        -------
+        str
+            :data:`ACCURATE` or :data:`SIMPLE`.
+
+        Examples
+        --------
+        >>> from theory import crossover_n
+        >>> crossover_n(4656.0, 0.01).winner(1e6)
+        'B (simple: smaller RLCT, larger loss)'
+        >>> crossover_n(4656.0, 0.01).winner(1e8)
+        'A (accurate: lower loss, larger RLCT)'
+        """
         gap = free_energy_gap(n, self.dloss, self.dlambda, self.dm)
         return SIMPLE if gap < 0 else ACCURATE
 
@@ -237,10 +453,49 @@ def _short(x: float, exact: dict | None, digits: int) -> str:
 
 
 def crossover_n(dlambda: float, dloss: float, dm: float = 0.0) -> Crossover:
-    """Solve ``F_A(n) = F_B(n)`` for both real roots and say which phase wins where (definitions §2.1).
+    """Solve ``F_A(n) = F_B(n)`` for both real roots and say which phase wins where.
 
-    ``dlambda = lambda_A - lambda_B > 0``; ``dloss = L_B - L_A >= 0``; ``dm = m_A - m_B`` switches on
-    Watanabe's ``(m-1) ln ln n`` correction (then solved numerically, no closed form).
+    ``F_B - F_A = n dL - dlambda ln n`` vanishes at ``n_k = -a W_k(-1/a)``, ``a = dlambda / dL``,
+    real iff ``a >= e`` (definitions §2.1). ``dm`` switches on Watanabe's ``(m-1) ln ln n``
+    correction, which has no closed form: the roots are then found numerically.
+
+    Parameters
+    ----------
+    dlambda : float
+        ``lambda_A - lambda_B > 0``.
+    dloss : float
+        ``L_B - L_A >= 0``; 0 (noiseless) means B wins at every ``n > 1``.
+    dm : float, default 0.0
+        ``m_A - m_B``.
+
+    Returns
+    -------
+    Crossover
+        The roots, the winning phase on each interval and a one-sentence message.
+
+    Raises
+    ------
+    InputError
+        If ``dlambda <= 0``, ``dloss < 0``, a value is not finite, or ``dm != 0`` with
+        ``dlambda / dloss`` beyond float64.
+
+    References
+    ----------
+    Watanabe (2009), Thm 6.7; Corless et al. (1996); definitions §2.1.
+
+    Examples
+    --------
+    >>> from theory import crossover_n
+    >>> c = crossover_n(4656.0, 0.01)
+    >>> round(c.a, 6), round(c.n0, 10), round(c.n_minus1, 3)
+    (465600.0, 1.0000021478, 7361993.301)
+    >>> print(c.message)
+    A wins on [1, 1.000002148), the simple phase B on (1.000002148, 7.36199e+06), and A again for n > 7.36199e+06
+    >>> crossover_n(1.0, 1.0).has_crossing
+    False
+    >>> c = crossover_n(10.0, 1.0, dm=1.0)
+    >>> round(c.n_minus1, 6), c.message
+    (34.004675, 'with the ln ln n correction (dm = 1): 1 crossing(s) found numerically')
     """
     dlambda = check_positive("dlambda", dlambda)
     dloss = check_positive("dloss", dloss, allow_zero=True)
@@ -317,8 +572,31 @@ def _big(x: float | None, exact: dict | None) -> float | str | None:
 
 
 def crossover_record(cross: Crossover) -> dict:
-    """``cross`` as JSON-ready data: values beyond float64 as exact decimal strings, with their
-    ``log10`` in ``exact``; only the unbounded last interval ends at ``"inf"``."""
+    """``cross`` as JSON-ready data.
+
+    Values beyond float64 become exact decimal strings, with their ``log10`` in ``exact``; only
+    the unbounded last interval ends at ``inf``.
+
+    Parameters
+    ----------
+    cross : Crossover
+        The result of :func:`crossover_n`.
+
+    Returns
+    -------
+    dict
+        The fields of ``cross``.
+
+    Examples
+    --------
+    A crossover beyond float64 (``n* ~ 10^609``) keeps its digits:
+
+    >>> from theory import paper004_crossover
+    >>> from theory.crossover import crossover_record
+    >>> rec = crossover_record(paper004_crossover(1e300, 97, 1e-300).crossover)
+    >>> rec["n_minus1"][:12], rec["exact"]["n_minus1"]["log10"] > 308, rec["intervals"][-1][1]
+    ('1.3017550837', True, inf)
+    """
     ex = cross.exact
     out = asdict(cross)
     for name in ("dlambda", "a", "n0", "n_minus1"):
@@ -336,10 +614,38 @@ def crossover_record(cross: Crossover) -> dict:
 
 @dataclass(frozen=True)
 class Paper004Crossover:
-    """Zhang et al. (2026)'s ``n* = -(beta (p^2-p) / eps) W_-1(-eps / (beta (p^2-p)))`` (definitions §2.1).
+    """Zhang et al. (2026)'s crossover ``n* = -(beta (p^2-p) / eps) W_-1(-eps / (beta (p^2-p)))``.
 
-    ``n_star`` is ``inf`` where n* exceeds float64; ``n_star_exact`` always has it
-    (``{"decimal": 50 digits, "log10": ...}``).
+    Definitions §2.1. ``n_star`` is ``inf`` where n* exceeds float64; ``n_star_exact`` always has
+    it (``{"decimal": 50 digits, "log10": ...}``). Made by :func:`paper004_crossover`.
+
+    Attributes
+    ----------
+    beta : float
+        Strength of the l0 prior.
+    p : int
+        The odd prime modulus.
+    eps_gen : float
+        Excess loss of the generalising phase.
+    n_star : float or None
+        The ``W_-1`` root (``None`` without a crossing).
+    crossover : Crossover
+        The full solution.
+    meaning : str
+        What n* means, in one sentence.
+    n_star_exact : dict or None
+        n* to 50 digits with its ``log10``.
+
+    References
+    ----------
+    Zhang et al. (2026), Sec. 5; definitions §2.1.
+
+    Examples
+    --------
+    >>> from theory import paper004_crossover
+    >>> r = paper004_crossover(0.5, 97, 0.01)
+    >>> f"{r.n_star:.10g}", r.n_star_exact["decimal"][:20]
+    ('7361993.301', '7361993.301378364401')
     """
 
     beta: float
@@ -355,8 +661,44 @@ def paper004_crossover(beta: float, p: int, eps_gen: float) -> Paper004Crossover
     """Zhang et al. (2026) (Sec. 5) crossover with ``dlambda = beta (p^2 - p)``, ``dloss = eps_gen``.
 
     It is the ``W_-1`` root of :func:`crossover_n`: for ``n > n*`` the accurate (memorising,
-    full-support) phase wins again; below it, down to ``n_0``, the generalising phase is preferred.
-    ``dlambda`` and ``a`` are formed in arbitrary precision, so no product overflows.
+    full-support) phase wins again; below it, down to ``n_0``, the generalising phase is
+    preferred. ``dlambda`` and ``a`` are formed in arbitrary precision, so no product overflows.
+
+    Parameters
+    ----------
+    beta : float
+        Strength of the l0 prior, ``> 0``.
+    p : int
+        Odd prime modulus.
+    eps_gen : float
+        Excess loss of the generalising phase, ``>= 0``.
+
+    Returns
+    -------
+    Paper004Crossover
+
+    Raises
+    ------
+    InputError
+        If ``beta <= 0``, ``p`` is not an odd prime or ``eps_gen < 0``.
+
+    References
+    ----------
+    Zhang et al. (2026), Grokking From Abstraction to Intelligence, Sec. 5; definitions §2.1.
+
+    Examples
+    --------
+    The paper's p = 97:
+
+    >>> from theory import paper004_crossover
+    >>> r = paper004_crossover(0.5, 97, 0.01)
+    >>> round(r.n_star, 3)
+    7361993.301
+    >>> print(r.meaning)
+    n* = 7.36199e+06 is the W_-1 root: the switch BACK to the accurate phase; the generalising phase wins on (1, 7.36199e+06)
+    >>> r = paper004_crossover(1e300, 97, 1e-300)
+    >>> r.n_star, r.n_star_exact["log10"] > 308
+    (inf, True)
     """
     beta = check_positive("beta", beta)
     p = check_odd_prime("p", p)

@@ -18,7 +18,37 @@ __all__ = ["CrossoverGrid", "crossover_grid", "plot_crossover_grid"]
 
 @dataclass(frozen=True)
 class CrossoverGrid:
-    """``n_star[i, j]`` at ``betas[i]``, ``eps[j]``; NaN where there is no crossing (a < e)."""
+    """The crossover over a (beta, eps_gen) grid, as :func:`crossover_grid` gives it.
+
+    ``n_star[i, j]`` and ``n0[i, j]`` belong to ``betas[i]``, ``eps[j]``; NaN where there is no
+    crossing (``a < e``).
+
+    Attributes
+    ----------
+    p : int
+        Odd prime modulus.
+    betas : numpy.ndarray
+        Prior strengths, shape ``(B,)``.
+    eps : numpy.ndarray
+        Excess losses ``eps_gen``, shape ``(E,)``.
+    n0 : numpy.ndarray
+        ``W_0`` roots, shape ``(B, E)``.
+    n_star : numpy.ndarray
+        ``W_-1`` roots (n*), shape ``(B, E)``.
+
+    References
+    ----------
+    Zhang et al. (2026), Sec. 5; definitions §2.1.
+
+    Examples
+    --------
+    >>> from theory import crossover_grid
+    >>> g = crossover_grid(97, [0.1, 0.5], [0.01, 0.1])
+    >>> g.n_star.shape, round(float(g.n_star[1, 0]), 3)
+    ((2, 2), 7361993.301)
+    >>> print(g.csv_text().splitlines()[1])
+    97,0.1,0.01,93120.0,1.0000107390046022,1311771.0805864462
+    """
 
     p: int
     betas: np.ndarray
@@ -27,7 +57,19 @@ class CrossoverGrid:
     n_star: np.ndarray
 
     def rows(self) -> list[dict]:
-        """One CSV row per grid point."""
+        """One CSV row per grid point: ``p, beta, eps_gen, a, n0, n_star``.
+
+        Returns
+        -------
+        list of dict
+
+        Examples
+        --------
+        >>> from theory import crossover_grid
+        >>> rows = crossover_grid(97, [0.5], [0.01]).rows()
+        >>> len(rows), float(rows[0]["a"])
+        (1, 465600.0)
+        """
         return [
             {
                 "p": self.p,
@@ -42,8 +84,21 @@ class CrossoverGrid:
         ]
 
     def csv_text(self) -> str:
-        """:meth:`rows` as CSV text, the same bytes ``write_csv`` gives, built column by column
-        (a 2000 x 2000 grid in seconds instead of minutes)."""
+        """:meth:`rows` as CSV text, the same bytes ``write_csv`` gives.
+
+        Built column by column (a 2000 x 2000 grid in seconds instead of minutes).
+
+        Returns
+        -------
+        str
+
+        Examples
+        --------
+        >>> from theory import crossover_grid
+        >>> print(crossover_grid(97, [0.5], [0.01]).csv_text(), end="")
+        p,beta,eps_gen,a,n0,n_star
+        97,0.5,0.01,465600.0,1.0000021477732424,7361993.301378365
+        """
         nb, ne = self.betas.size, self.eps.size
         beta = np.repeat(self.betas, ne)
         eps = np.tile(self.eps, nb)
@@ -65,7 +120,40 @@ def _strs(x: np.ndarray) -> list[str]:
 
 
 def crossover_grid(p: int, betas: np.ndarray, eps: np.ndarray) -> CrossoverGrid:
-    """Vectorised ``n_k = -a W_k(-1/a)``, ``a = beta (p^2 - p) / eps_gen`` (Zhang et al. (2026) Sec. 5; definitions §2.1)."""
+    """Both crossover roots ``n_k = -a W_k(-1/a)``, ``a = beta (p^2 - p) / eps_gen``, over a grid.
+
+    Vectorised over ``betas x eps`` (Zhang et al. (2026) Sec. 5; definitions §2.1).
+
+    Parameters
+    ----------
+    p : int
+        Odd prime modulus.
+    betas : array_like
+        Non-empty 1-d list of prior strengths, finite and ``> 0``.
+    eps : array_like
+        Non-empty 1-d list of ``eps_gen``, finite and ``> 0`` (``eps_gen = 0`` never crosses).
+
+    Returns
+    -------
+    CrossoverGrid
+
+    Raises
+    ------
+    InputError
+        If ``p`` is not an odd prime, an axis is empty or out of range, or n* exceeds float64
+        at some grid point (``python -m theory crossover`` gives that point exactly).
+
+    References
+    ----------
+    Zhang et al. (2026), Sec. 5; Corless et al. (1996); definitions §2.1.
+
+    Examples
+    --------
+    >>> from theory import crossover_grid
+    >>> g = crossover_grid(97, [0.1, 0.5], [0.01, 0.1])
+    >>> [[f"{x:.6g}" for x in row] for row in g.n_star]
+    [['1.31177e+06', '107918'], ['7.36199e+06', '621073']]
+    """
     p = check_odd_prime("p", p)
     betas = np.asarray(betas, dtype=float)
     eps = np.asarray(eps, dtype=float)
@@ -94,7 +182,31 @@ def crossover_grid(p: int, betas: np.ndarray, eps: np.ndarray) -> CrossoverGrid:
 
 
 def plot_crossover_grid(grid: CrossoverGrid) -> Figure:
-    """Heatmap of ``log10 n*`` with labelled contours; returns the matplotlib figure."""
+    """Heatmap of ``log10 n*`` over the grid, with labelled contours.
+
+    Parameters
+    ----------
+    grid : CrossoverGrid
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure (the caller saves and closes it, e.g. with ``theory.base.save_figure``).
+
+    References
+    ----------
+    Zhang et al. (2026), Sec. 5; definitions §2.1.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from theory import crossover_grid, plot_crossover_grid
+    >>> fig = plot_crossover_grid(crossover_grid(97, np.geomspace(0.1, 1, 4), np.geomspace(0.01, 0.1, 4)))
+    >>> fig.axes[0].get_xscale(), len(fig.axes)
+    ('log', 2)
+    >>> import matplotlib.pyplot as plt
+    >>> plt.close(fig)
+    """
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 5.2))

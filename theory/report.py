@@ -26,7 +26,7 @@ from theory.crossover import (
     symbolic_roots,
 )
 from theory.diagram import crossover_grid, plot_crossover_grid
-from theory.free_energy import free_energy_gap
+from theory.energy import free_energy_gap
 from theory.gates import occam_gate_threshold
 from theory.kolmogorov import enumerative_code_bits, paper004_code_bits
 from theory.rlct import lambda_gen, lambda_mem, rrr_rlct
@@ -49,7 +49,40 @@ RRR_CASES = [
 
 @dataclass(frozen=True)
 class ReportConfig:
-    """Inputs of ``python -m theory report`` (defaults: the paper's p = 97)."""
+    """Inputs of ``python -m theory report`` (defaults: the paper's p = 97).
+
+    Attributes
+    ----------
+    p : int
+        Odd prime modulus.
+    beta : float
+        Strength of the l0 prior, ``> 0``.
+    eps_gen : float
+        Excess loss of the generalising phase, ``> 0``.
+    frac : float
+        Train fraction, in ``(0, 1]``.
+    eta : float
+        Drift step of the ``prox`` gate, in ``(0, 2)``.
+    bits : int
+        Bits per real parameter of the code lengths.
+    delta : float
+        Failure probability of the generalisation bound.
+
+    Raises
+    ------
+    InputError
+        From ``__post_init__``, naming the first field out of range.
+
+    Examples
+    --------
+    >>> from theory import ReportConfig
+    >>> ReportConfig().p, ReportConfig(p=13).beta
+    (97, 0.5)
+    >>> ReportConfig(p=9)
+    Traceback (most recent call last):
+    ...
+    theory.base.errors.InputError: p: must be an odd prime, got 9; try 7
+    """
 
     p: int = 97
     beta: float = 0.5
@@ -73,6 +106,31 @@ def solver_agreement(a: float | mpmath.mpf | str, dps: int = DPS) -> dict:
 
     ``a`` may be an mpf beyond float64's range; a scipy root that overflows float64 is reported
     as ``None`` with ``scipy_note`` saying so (the mpmath and sympy roots are exact there).
+
+    Parameters
+    ----------
+    a : float or mpmath.mpf or str
+        ``dlambda / dloss``, ``>= e``.
+    dps : int, default DPS
+        Significant digits of the mpmath and sympy solves.
+
+    Returns
+    -------
+    dict
+        ``{"a", "dps", "roots": {"n_0": {...}, "n_-1": {...}}}``, each root with the three
+        values, ``log10``, the relative differences to mpmath and mpmath's residual.
+
+    References
+    ----------
+    Corless et al. (1996); definitions §2.1.
+
+    Examples
+    --------
+    >>> from theory.report import solver_agreement
+    >>> s = solver_agreement(10.0, dps=30)
+    >>> r = s["roots"]["n_-1"]
+    >>> r["mpmath"][:12], r["rel_diff_scipy_vs_mpmath"] < 1e-15, r["rel_diff_sympy_vs_mpmath"] < 1e-25
+    ('35.771520639', True, True)
     """
     with mpmath.workdps(dps + 10):
         a_mp = mpmath.mpf(a)
@@ -106,6 +164,31 @@ def crossover_summary(p: int, beta: float, eps_gen: float) -> dict:
 
     Numbers beyond float64 (``a``, ``dlambda``, ``n_star``, interval edges) are exact decimal
     strings; ``n_star_exact`` always holds n* to 50 digits with its ``log10``.
+
+    Parameters
+    ----------
+    p : int
+        Odd prime modulus.
+    beta : float
+        Strength of the l0 prior.
+    eps_gen : float
+        Excess loss of the generalising phase.
+
+    Returns
+    -------
+    dict
+        The ``crossover`` block of ``report.json``; :func:`format_crossover` prints it.
+
+    References
+    ----------
+    Zhang et al. (2026), Sec. 5; definitions §2.1.
+
+    Examples
+    --------
+    >>> from theory.report import crossover_summary
+    >>> c = crossover_summary(97, 0.5, 0.01)
+    >>> round(c["n_star"], 3), c["equation"], [iv["winner"][0] for iv in c["intervals"]]
+    (7361993.301, 'Eq(Delta_L*n, Delta_lambda*log(n))', ['A', 'B', 'A'])
     """
     res = paper004_crossover(beta, p, eps_gen)
     sym = symbolic_roots()
@@ -264,7 +347,44 @@ def _complexity_figure(rows: list[dict], p: int, bits: int) -> Figure:
 
 
 def write_report(cfg: ReportConfig, out: Path) -> dict:
-    """Write ``report.json``, CSVs and figures for ``cfg`` into ``out``; return the JSON dict."""
+    """Write ``report.json``, the CSVs and the figures for ``cfg`` into ``out``.
+
+    Every closed-form result of definitions §2 for one modulus: the crossover with three solvers'
+    agreement (§2.1), the RLCTs (§1.4, §2.2), the Occam gate (§1.7), the code lengths (§2.4) and
+    the generalisation bound (§2.5). Files are written atomically (definitions §5).
+
+    Parameters
+    ----------
+    cfg : ReportConfig
+        The inputs.
+    out : pathlib.Path
+        Output folder (created if missing).
+
+    Returns
+    -------
+    dict
+        The content of ``report.json``; ``report["files"]`` lists what was written.
+
+    References
+    ----------
+    Zhang et al. (2026); DeMoss et al. (2024); Aoyagi & Watanabe (2005); definitions §2.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from theory import ReportConfig, write_report
+    >>> out = Path(tempfile.mkdtemp())
+    >>> rep = write_report(ReportConfig(p=13), out)
+    >>> rep["rlct"], rep["occam_gate"]["n_train"]
+    ({'lambda_mem': 84.5, 'lambda_gen': 6.5}, 51)
+    >>> rep["files"]
+    ['complexity_vs_support.csv', 'complexity_vs_support.png', 'complexity_vs_support.svg', 'crossover_diagram.png', 'crossover_diagram.svg', 'crossover_grid.csv', 'free_energy_gap.png', 'free_energy_gap.svg', 'rrr_rlct.csv', 'report.json']
+    >>> (out / "report.json").is_file()
+    True
+    >>> import shutil
+    >>> shutil.rmtree(out)
+    """
     out = Path(out)
     p = cfg.p
     n_train = max(1, round(cfg.frac * p * p))

@@ -30,7 +30,30 @@ FORMATS = ("a b =", "a op b =")
 
 @dataclass(frozen=True)
 class TaskConfig:
-    """definitions §4.1 task: modulus ``p``, operation, train fraction, split seed, sequence format."""
+    """The modular-arithmetic task of definitions §4.1: ``a o b mod p`` and its split.
+
+    Parameters
+    ----------
+    p : int, default 113
+        The modulus, an odd prime.
+    op : str, default "+"
+        One of ``+ - * /``.
+    frac : float, default 0.3
+        Training fraction of all pairs, ``0 < frac < 1``.
+    seed : int, default 0
+        Seed of the train/test permutation.
+    fmt : str, default "a b ="
+        Sequence format, ``"a b ="`` or ``"a op b ="`` (with one operation token).
+
+    Raises
+    ------
+    InputError
+        If a field is outside its range.
+
+    References
+    ----------
+    Definitions §4.1.
+    """
 
     p: int = 113
     op: str = "+"
@@ -49,7 +72,26 @@ class TaskConfig:
 
 @dataclass
 class ModularDataset:
-    """Full-batch train/test tensors (all ``torch.long`` on the CPU)."""
+    """Full-batch train/test tensors (all ``torch.long``, on the CPU unless moved with :meth:`to`).
+
+    Built by :func:`make_dataset`.
+
+    Parameters
+    ----------
+    train_x, test_x : torch.Tensor
+        Token ids ``[n, seq_len]``: residues ``0 .. p-1``, ``p`` is ``=``, ``p + 1`` the
+        operation token of ``"a op b ="``.
+    train_y, test_y : torch.Tensor
+        Answers ``[n]`` in ``[0, p)``, predicted at the last position.
+    p : int
+        The modulus.
+    op : str
+        The operation.
+    vocab_size : int
+        ``p + 1`` (``"a b ="``) or ``p + 2``.
+    seq_len : int
+        3 or 4.
+    """
 
     train_x: Tensor  # [n_train, seq_len] token ids
     train_y: Tensor  # [n_train] answers in [0, p)
@@ -62,10 +104,12 @@ class ModularDataset:
 
     @property
     def n_train(self) -> int:
+        """Number of training pairs."""
         return int(self.train_y.shape[0])
 
     @property
     def n_test(self) -> int:
+        """Number of test pairs."""
         return int(self.test_y.shape[0])
 
     def to(self, device: torch.device | str) -> ModularDataset:
@@ -110,7 +154,34 @@ def task_sizes(cfg: TaskConfig) -> tuple[int, int, int, int]:
 
 
 def make_dataset(cfg: TaskConfig) -> ModularDataset:
-    """All pairs, labelled, seeded-permutation split: first ``floor(f N)`` train (definitions §4.1)."""
+    """All pairs, labelled, seeded-permutation split: first ``floor(f N)`` train (definitions §4.1).
+
+    ``N`` is ``p^2`` (``p (p - 1)`` for ``/``, which excludes ``b = 0``); the training count is
+    clamped to ``[1, N - 1]``, and the permutation comes from ``torch.randperm`` with a
+    generator seeded by ``cfg.seed``.
+
+    Parameters
+    ----------
+    cfg : TaskConfig
+        The task.
+
+    Returns
+    -------
+    ModularDataset
+
+    References
+    ----------
+    Definitions §4.1.
+
+    Examples
+    --------
+    >>> from transformer_check import TaskConfig, make_dataset
+    >>> ds = make_dataset(TaskConfig(p=7, frac=0.3))
+    >>> ds.n_train, ds.n_test, ds.vocab_size, ds.seq_len
+    (14, 35, 8, 3)
+    >>> ds.train_x[0].tolist(), int(ds.train_y[0])
+    ([1, 4, 7], 5)
+    """
     p = cfg.p
     a, b = all_pairs(p, cfg.op)
     y = apply_op(a, b, cfg.op, p)

@@ -25,7 +25,24 @@ MeasureOptions = Mapping[str, Mapping[str, Any]]
 def all_measures(
     model, ds, measures: tuple[str, ...] = ALL_MEASURES, options: MeasureOptions | None = None
 ) -> dict[str, Any]:
-    """Basic metrics plus each named measure of ``model`` on ``ds`` (``options`` by measure)."""
+    """Basic metrics plus each named measure of ``model`` on ``ds`` (definitions §4.3).
+
+    Parameters
+    ----------
+    model : Transformer
+        The model measured.
+    ds : ModularDataset
+        Its dataset, on the model's device.
+    measures : tuple of str, default ALL_MEASURES
+        Registered measures to compute after the basic loss, accuracy and norm.
+    options : mapping, optional
+        Measure name -> its options (:func:`~transformer_check.measures.build_measures`).
+
+    Returns
+    -------
+    dict of str to object
+        Every value by key (floats, and a few descriptive strings).
+    """
     vals: dict[str, Any] = dict(basic_metrics(model, ds))
     for fn in build_measures(measures, options).values():
         vals.update(fn(model, ds))
@@ -46,6 +63,32 @@ def measure_checkpoint(
 
     Measure options start from the run's own (its training config's), then ``coarse_eps`` and
     ``coarse_budget`` (compression's ``eps``/``budget``), then ``options``; later ones win.
+
+    Parameters
+    ----------
+    checkpoint : str or Path
+        Any checkpoint :func:`~transformer_check.train.load_model` reads (full, weights-only or
+        an export).
+    out_dir : str or Path
+        Folder for ``measures.json``, ``measures.csv`` and ``spectra.png/.svg``.
+    device : str, default "cpu"
+        ``cpu``, ``cuda`` or ``auto``.
+    measures : tuple of str, default ALL_MEASURES
+        Registered measures to compute (definitions §4.3, §2.3 for the LLC).
+    coarse_eps, coarse_budget : optional
+        The compression measure's ``eps`` and ``budget``.
+    options : mapping, optional
+        Measure name -> field overrides.
+
+    Returns
+    -------
+    dict
+        What ``measures.json`` holds: ``metadata``, ``step`` and ``measures``.
+
+    Raises
+    ------
+    InputError
+        If the checkpoint is damaged or inconsistent, or a measure or option is invalid.
     """
     model, cfg, ds, meta = load_model(checkpoint, device=device)
     opts = {name: dict(o) for name, o in cfg.measure_option_map().items()}

@@ -100,9 +100,8 @@ class ArchConfig:
     n_layers: int = 1
     act: str = "relu"
     layernorm: str | None = None
-    init_scale: float | None = (
-        None  # std of every weight; None -> 1/sqrt(d_model) (definitions §4.2)
-    )
+    # std of every weight; None -> 1/sqrt(d_model) (definitions §4.2)
+    init_scale: float | None = None
 
     def __post_init__(self) -> None:
         for name in ("d_model", "n_heads", "d_head", "d_mlp", "n_layers"):
@@ -122,9 +121,27 @@ class ArchConfig:
 
 @dataclass(frozen=True, kw_only=True)
 class ModelConfig(ArchConfig):
-    """Architecture (definitions §4.2) plus the task's sizes; ``d_vocab_out=None`` means
-    ``vocab_size - 1`` (``a b =``). ``biases``: the attention and unembedding biases of imported
-    models (module docstring); never set by a training config."""
+    """Architecture (definitions §4.2) plus the task's sizes.
+
+    Parameters
+    ----------
+    vocab_size, seq_len : int
+        From the dataset (:class:`~transformer_check.data.ModularDataset`).
+    d_vocab_out : int, optional
+        Output classes; ``None`` means ``vocab_size - 1`` (``a b =``).
+    biases : bool, default False
+        The attention and unembedding biases of imported models (module docstring); never set
+        by a training config.
+    d_model, n_heads, d_head, d_mlp, n_layers, act, layernorm, init_scale
+        As :class:`ArchConfig`: defaults 128, 4, 32, 512, 1, ``"relu"``, ``None`` and ``None``
+        (weights ``randn / sqrt(d_model)``), the definitions §4.2 model.
+
+    Examples
+    --------
+    >>> from transformer_check import ModelConfig
+    >>> ModelConfig(vocab_size=8, seq_len=3).d_vocab_out
+    7
+    """
 
     vocab_size: int
     seq_len: int
@@ -290,7 +307,22 @@ class Block(nn.Module):
 
 
 class Transformer(nn.Module):
-    """Token + positional embedding, ``n_layers`` blocks, unembedding at the last position."""
+    """Token + positional embedding, ``n_layers`` blocks, unembedding at the last position.
+
+    Parameters
+    ----------
+    cfg : ModelConfig
+    generator : torch.Generator, optional
+        Source of the initial weights, ``randn * cfg.std`` (definitions §4.2).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from transformer_check import ModelConfig, Transformer
+    >>> cfg = ModelConfig(vocab_size=8, seq_len=3, d_model=16, n_heads=2, d_head=8, d_mlp=32)
+    >>> Transformer.from_seed(cfg, 0)(torch.zeros(5, 3, dtype=torch.long)).shape
+    torch.Size([5, 7])
+    """
 
     def __init__(self, cfg: ModelConfig, generator: torch.Generator | None = None) -> None:
         super().__init__()

@@ -4,7 +4,7 @@
   memorises at logged step 44 and groks (test accuracy >= 99%) at logged step 1097 (measured;
   about 3 minutes with every measure on one busy CPU core).
 - ``nanda``: Nanda et al. (2023) setting: p 113, f 0.3, default model, lr 1e-3, wd 1.
-- ``demoss``: DeMoss et al. (DeMoss et al. (2024), Table A.1): p 113, ``<x><op><y><=>``, post-LN GELU; + and
+- ``demoss``: DeMoss et al. (2024), Table A.1: p 113, ``<x><op><y><=>``, post-LN GELU; + and
   * use f 0.2 and 1 layer with noise 1e-2; - and / use f 0.3 and 2 layers with noise 1e-3; spectral
   entropy beta 0.1; AdamW lr 1e-3, wd 1.
 - ``deep``: Zhang et al. (2026)'s architecture scaled to a CPU: GPT-2 style (pre-LN, GELU), 6 layers (thirds

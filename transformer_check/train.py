@@ -128,7 +128,6 @@ class _Loop:
         self.report: Report = None
 
     # -- checkpoints -----------------------------------------------------------------------
-
     def save(self, i: int, stem: Path, model: Transformer | None = None) -> None:
         """A full checkpoint of seed ``i``, or a weights-only snapshot of ``model``."""
         run, rows = self.run, self.rows[i]
@@ -206,7 +205,6 @@ class _Loop:
         note("; ".join([msg, *sorted(n.removeprefix("resume: ") for n in notes)]))
 
     # -- logging ---------------------------------------------------------------------------
-
     def log(self, step: int) -> None:
         measured = step in self.measure_steps
         dsd = self.run.dsd
@@ -239,7 +237,6 @@ class _Loop:
         return {"test_acc": " ".join(f"{r[-1]['test_acc']:.2f}" for r in self.rows)}
 
     # -- the loop --------------------------------------------------------------------------
-
     def _log_shown(self, bar: Any, report: Report, step: int) -> None:
         """Log ``step``; the measure steps show as such, and their time stays out of the ETA
         (the bar's rate and ETA are the training steps')."""
@@ -361,10 +358,32 @@ def train(
 ) -> TrainResult:
     """Train one model, log metrics and measures, checkpoint, and write the run directory.
 
-    ``measures``: extra ``f(model, dataset) -> dict[str, float]`` logged on the measure schedule
-    (a mapping gives them names). ``resume`` continues from ``out_dir/checkpoints/last``.
-    ``stop_after`` stops after that many total steps without a final save (a simulated kill).
-    ``report(step, steps, what)`` receives the progress at every logged step.
+    Parameters
+    ----------
+    cfg : TrainConfig
+        The run: task, model, AdamW schedule and measures (definitions §4.1-§4.3).
+    out_dir : str or Path
+        The run folder: metrics.csv, summary.json, training.png/.svg, checkpoints/.
+    measures : mapping or sequence of MeasureFn, optional
+        Extra ``f(model, dataset) -> dict[str, float]`` logged on the measure schedule (a
+        mapping gives them names).
+    progress, plot : bool, default True
+        Show a progress bar; write the training figure.
+    resume : bool, default False
+        Continue from ``out_dir/checkpoints/last``.
+    stop_after : int, optional
+        Stop after that many total steps without a final save (a simulated kill).
+    report : callable, optional
+        ``report(step, steps, what)`` receives the progress at every logged step.
+
+    Returns
+    -------
+    TrainResult
+
+    Raises
+    ------
+    InputError
+        If it cannot fit in memory or resume; :class:`TrainingDiverged` at a non-finite loss.
     """
     device = resolve_device(cfg.device)
     check_fits(cfg, device)

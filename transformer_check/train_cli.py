@@ -98,7 +98,7 @@ def add_subparser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "train",
         help="train a transformer on a o b mod p, logging complexity measures",
-        description="Full-batch AdamW on modular arithmetic (definitions §4.1-4.3). Writes metrics.csv, "
+        description="Full-batch AdamW on modular arithmetic (definitions §4.1-§4.3). Writes metrics.csv, "
         "summary.json, checkpoints/ and training.png/.svg into --out. Defaults quoted below are "
         "the quick preset's.",
     )

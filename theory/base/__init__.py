@@ -41,6 +41,7 @@ from theory.base.io import (
     write_csv,
     write_json,
 )
+from theory.base.load import RunRecord, load_run
 from theory.base.modular import GATE_CONVENTIONS, OPS, is_prime, op_table, primitive_root
 from theory.base.provenance import git_hash, run_metadata
 from theory.base.trajectory import Trajectory
@@ -81,4 +82,6 @@ __all__ = [
     "is_prime",
     "primitive_root",
     "Trajectory",
+    "RunRecord",
+    "load_run",
 ]

@@ -21,10 +21,13 @@ from theory.base.configs import _strip_optional, field_types
 from theory.base.errors import InputError, check_finite, check_int
 from theory.base.runs import POLICY_DEST, RunFolder, start_run
 from theory.base.runs import add_out_argument as add_out_argument
+from theory.base.version import DISTRIBUTION, __version__
 
 __all__ = [
     "OccamArgumentParser",
     "add_out_argument",
+    "add_version_argument",
+    "version_line",
     "run_cli",
     "arg_type",
     "list_of",
@@ -57,6 +60,17 @@ class OccamArgumentParser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         sys.stderr.write(f"{self.prog}: error: {message} (see {self.prog} --help)\n")
         raise SystemExit(2)
+
+
+def version_line(package: str) -> str:
+    """What ``--version`` prints: ``theory (occam-grokking) 0.2.0``."""
+    return f"{package} ({DISTRIBUTION}) {__version__}"
+
+
+def add_version_argument(parser: argparse.ArgumentParser, package: str) -> None:
+    """``--version`` on a top-level parser (:func:`run_cli` adds it to every package's)."""
+    if "--version" not in parser._option_string_actions:
+        parser.add_argument("--version", action="version", version=version_line(package))
 
 
 def list_of(check: Callable[..., Any], *args: Any, **kwargs: Any) -> Callable[[str], Any]:
@@ -181,11 +195,14 @@ def run_cli(build_parser: Callable[[], argparse.ArgumentParser], argv: Sequence[
     A subcommand with :func:`add_out_argument` gets ``args.out`` resolved by the run-folder
     policy (:mod:`theory.base.runs`) before it runs; its ``RUNNING`` marker is removed when it
     returns 0. :class:`InputError` becomes one line on stderr and exit code 2 (and the folder
-    is left as it was); a closed stdout (``| head``) ends the run quietly.
+    is left as it was); a closed stdout (``| head``) ends the run quietly. The parser gets
+    ``--version``, named after the package that defines ``build_parser``.
     """
     # A CLI draws figures into files only: no window, whatever the user's default backend.
     os.environ.setdefault("MPLBACKEND", "Agg")
     parser = build_parser()
+    package = build_parser.__module__.partition(".")[0]
+    add_version_argument(parser, parser.prog if package == "__main__" else package)
     args = parser.parse_args(argv)
     func = getattr(args, "func", None)
     if func is None:

@@ -32,7 +32,29 @@ C = TypeVar("C")
 
 
 def config_to_dict(cfg: Any) -> dict[str, Any]:
-    """A JSON-ready nested dict of a (nested) config dataclass."""
+    """A JSON-ready nested dict of a (nested) config dataclass.
+
+    Parameters
+    ----------
+    cfg : dataclass instance
+        The configuration.
+
+    Returns
+    -------
+    dict
+        Field names to JSON values (nested configs as nested dicts; see ``to_jsonable``).
+
+    Examples
+    --------
+    >>> from dataclasses import field, make_dataclass
+    >>> Train = make_dataclass("Train", [("lr", float, field(default=0.1))], frozen=True)
+    >>> Run = make_dataclass(
+    ...     "Run", [("p", int, field(default=97)), ("train", Train, field(default=Train()))], frozen=True
+    ... )
+    >>> from theory.base import config_to_dict
+    >>> config_to_dict(Run())
+    {'p': 97, 'train': {'lr': 0.1}}
+    """
     return to_jsonable(cfg)
 
 
@@ -72,7 +94,41 @@ def config_from_dict(cls: type[C], data: Mapping[str, Any], *, where: str = "con
     """Build ``cls`` from a nested dict (inverse of :func:`config_to_dict`).
 
     Lists become tuples where the field is a tuple, nested dicts become nested configs; an
-    unknown key is an :class:`InputError` naming it (a typo never passes silently).
+    unknown key is an :class:`~theory.base.errors.InputError` naming it (a typo never passes
+    silently).
+
+    Parameters
+    ----------
+    cls : type
+        The config dataclass.
+    data : Mapping
+        Field names to values; missing fields take their defaults.
+    where : str, default "config"
+        Where the data came from, for the messages.
+
+    Returns
+    -------
+    cls instance
+
+    Raises
+    ------
+    InputError
+        For a non-mapping, an unknown field, or a field ``cls`` refuses.
+
+    Examples
+    --------
+    >>> from dataclasses import field, make_dataclass
+    >>> Train = make_dataclass("Train", [("lr", float, field(default=0.1))], frozen=True)
+    >>> Run = make_dataclass(
+    ...     "Run", [("p", int, field(default=97)), ("train", Train, field(default=Train()))], frozen=True
+    ... )
+    >>> from theory.base import config_from_dict
+    >>> config_from_dict(Run, {"p": 13, "train": {"lr": 0.5}})
+    Run(p=13, train=Train(lr=0.5))
+    >>> config_from_dict(Run, {"q": 13})
+    Traceback (most recent call last):
+    ...
+    theory.base.errors.InputError: config: unknown field(s) q for Run; known: p, train
     """
     if not isinstance(data, Mapping):
         raise InputError(f"{where}: expected a mapping of {cls.__name__} fields, got {data!r}")
@@ -91,7 +147,42 @@ def config_from_dict(cls: type[C], data: Mapping[str, Any], *, where: str = "con
 
 
 def replace_path(cfg: C, path: str, value: Any, *, _full: str | None = None) -> C:
-    """``cfg`` with the (dotted) field ``path`` replaced, nested configs rebuilt on the way."""
+    """``cfg`` with the (dotted) field ``path`` replaced, nested configs rebuilt on the way.
+
+    Parameters
+    ----------
+    cfg : dataclass instance
+        The (frozen) configuration; it is not changed.
+    path : str
+        Dotted field path, e.g. ``"train.lr"``.
+    value : Any
+        The new value.
+
+    Returns
+    -------
+    dataclass instance
+        A new configuration (``__post_init__`` validates it again).
+
+    Raises
+    ------
+    InputError
+        If a component of ``path`` is not a field.
+
+    Examples
+    --------
+    >>> from dataclasses import field, make_dataclass
+    >>> Train = make_dataclass("Train", [("lr", float, field(default=0.1))], frozen=True)
+    >>> Run = make_dataclass(
+    ...     "Run", [("p", int, field(default=97)), ("train", Train, field(default=Train()))], frozen=True
+    ... )
+    >>> from theory.base import replace_path
+    >>> replace_path(Run(), "train.lr", 0.2)
+    Run(p=97, train=Train(lr=0.2))
+    >>> replace_path(Run(), "train.wd", 0.2)
+    Traceback (most recent call last):
+    ...
+    theory.base.errors.InputError: train.wd: Train has no field 'wd'
+    """
     head, _, rest = path.partition(".")
     full = _full or path
     if not dataclasses.is_dataclass(cfg) or head not in {f.name for f in dataclasses.fields(cfg)}:
@@ -102,7 +193,35 @@ def replace_path(cfg: C, path: str, value: Any, *, _full: str | None = None) -> 
 
 
 def apply_overrides(cfg: C, overrides: Mapping[str, Any]) -> C:
-    """Replace each dotted path of ``overrides`` in turn (``None`` values are left out)."""
+    """Replace each dotted path of ``overrides`` in turn (``None`` values are left out).
+
+    Parameters
+    ----------
+    cfg : dataclass instance
+        The configuration.
+    overrides : Mapping of str to Any
+        Dotted paths to values; ``None`` means "not given" (an unset command-line flag).
+
+    Returns
+    -------
+    dataclass instance
+
+    Raises
+    ------
+    InputError
+        As :func:`replace_path`.
+
+    Examples
+    --------
+    >>> from dataclasses import field, make_dataclass
+    >>> Train = make_dataclass("Train", [("lr", float, field(default=0.1))], frozen=True)
+    >>> Run = make_dataclass(
+    ...     "Run", [("p", int, field(default=97)), ("train", Train, field(default=Train()))], frozen=True
+    ... )
+    >>> from theory.base import apply_overrides
+    >>> apply_overrides(Run(), {"p": 7, "train.lr": None})
+    Run(p=7, train=Train(lr=0.1))
+    """
     for path, value in overrides.items():
         if value is not None:
             cfg = replace_path(cfg, path, value)
@@ -115,6 +234,41 @@ def load_config_file(path: str | Path, cls: type[C], block: str | None = None) -
     Accepted shapes: the config's own fields; ``{"config": {...}}``; ``{"metadata": {"config":
     {...}}}`` (what every run writes). ``block`` names a sub-key of that config (the crosscheck
     writes ``{"crosscheck": ..., "thresholds": ...}``).
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The JSON file.
+    cls : type
+        The config dataclass.
+    block : str or None, default None
+        Sub-key of the config to read.
+
+    Returns
+    -------
+    cls instance
+
+    Raises
+    ------
+    InputError
+        If the file cannot be read, is not JSON, or does not fit ``cls``.
+
+    Examples
+    --------
+    >>> from dataclasses import field, make_dataclass
+    >>> Train = make_dataclass("Train", [("lr", float, field(default=0.1))], frozen=True)
+    >>> Run = make_dataclass(
+    ...     "Run", [("p", int, field(default=97)), ("train", Train, field(default=Train()))], frozen=True
+    ... )
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from theory.base import config_to_dict, load_config_file, run_metadata, write_json
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> _ = write_json(folder / "run.json", {"metadata": run_metadata("demo", Run(p=13))})
+    >>> load_config_file(folder / "run.json", Run)
+    Run(p=13, train=Train(lr=0.1))
+    >>> import shutil
+    >>> shutil.rmtree(folder)
     """
     p = Path(path)
     try:

@@ -24,11 +24,51 @@ __all__ = [
 
 
 class InputError(ValueError):
-    """Invalid user input; the message says which argument, what range, and what to do."""
+    """Invalid user input; the message says which argument, what range, and what to do.
+
+    A :class:`ValueError`, so callers that catch that keep working; every CLI turns it into one
+    line on stderr and exit code 2 (``theory.base.run_cli``).
+
+    Examples
+    --------
+    >>> from theory.base import InputError, check_positive
+    >>> try:
+    ...     check_positive("beta", -1)
+    ... except InputError as exc:
+    ...     print(exc)
+    beta: must be > 0, got -1
+    """
 
 
 def check_finite(name: str, x: Any) -> float:
-    """Return ``float(x)`` or raise :class:`InputError` if it is not a finite real number."""
+    """``float(x)``, or an :class:`InputError` if ``x`` is not a finite real number.
+
+    Parameters
+    ----------
+    name : str
+        The argument's name, for the message.
+    x : Any
+        The value.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    InputError
+        If ``x`` is not a real number, or is NaN or infinite.
+
+    Examples
+    --------
+    >>> from theory.base import check_finite
+    >>> check_finite("a", "2.5")
+    2.5
+    >>> check_finite("a", float("nan"))
+    Traceback (most recent call last):
+    ...
+    theory.base.errors.InputError: a: must be finite, got nan
+    """
     try:
         v = float(x)
     except (TypeError, ValueError):
@@ -39,7 +79,36 @@ def check_finite(name: str, x: Any) -> float:
 
 
 def check_positive(name: str, x: Any, allow_zero: bool = False) -> float:
-    """Finite and > 0 (or >= 0 with ``allow_zero``)."""
+    """``float(x)`` if it is finite and ``> 0`` (or ``>= 0`` with ``allow_zero``).
+
+    Parameters
+    ----------
+    name : str
+        The argument's name, for the message.
+    x : Any
+        The value.
+    allow_zero : bool, default False
+        Accept 0.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    InputError
+        If ``x`` is not finite, negative, or zero without ``allow_zero``.
+
+    Examples
+    --------
+    >>> from theory.base import check_positive
+    >>> check_positive("eps_gen", 0, allow_zero=True)
+    0.0
+    >>> check_positive("eps_gen", 0)
+    Traceback (most recent call last):
+    ...
+    theory.base.errors.InputError: eps_gen: must be > 0, got 0
+    """
     v = check_finite(name, x)
     if v < 0 or (v == 0 and not allow_zero):
         bound = ">= 0" if allow_zero else "> 0"
@@ -57,7 +126,40 @@ def check_range(
     hi_open: bool = False,
     hint: str = "",
 ) -> float:
-    """Finite and inside the interval given by ``lo``/``hi`` (open ends as flagged)."""
+    """``float(x)`` if it is finite and inside the interval given by ``lo`` and ``hi``.
+
+    Parameters
+    ----------
+    name : str
+        The argument's name, for the message.
+    x : Any
+        The value.
+    lo, hi : float or None
+        The ends (``None``: unbounded).
+    lo_open, hi_open : bool, default False
+        Exclude that end.
+    hint : str, default ""
+        What to do, appended to the message.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    InputError
+        If ``x`` is not finite or lies outside the interval.
+
+    Examples
+    --------
+    >>> from theory.base import check_range
+    >>> check_range("frac", 0.3, 0.0, 1.0, lo_open=True)
+    0.3
+    >>> check_range("eta", 2, 0.0, 2.0, hi_open=True, hint="the drift is stable for eta < 2")
+    Traceback (most recent call last):
+    ...
+    theory.base.errors.InputError: eta: must lie in [0, 2), got 2; the drift is stable for eta < 2
+    """
     v = check_finite(name, x)
     bad = (lo is not None and (v < lo or (lo_open and v == lo))) or (
         hi is not None and (v > hi or (hi_open and v == hi))
@@ -73,7 +175,36 @@ def check_range(
 
 
 def check_int(name: str, x: Any, lo: int | None = None, hi: int | None = None) -> int:
-    """An integer (no silent truncation of 2.5) inside ``[lo, hi]``."""
+    """``int(x)`` if ``x`` is an integer (no silent truncation of 2.5) inside ``[lo, hi]``.
+
+    Parameters
+    ----------
+    name : str
+        The argument's name, for the message.
+    x : Any
+        The value; ``True``/``False`` are refused.
+    lo, hi : int or None
+        Inclusive bounds (``None``: unbounded).
+
+    Returns
+    -------
+    int
+
+    Raises
+    ------
+    InputError
+        If ``x`` is not an integer or lies outside ``[lo, hi]``.
+
+    Examples
+    --------
+    >>> from theory.base import check_int
+    >>> check_int("bits", 8.0, lo=1)
+    8
+    >>> check_int("bits", 2.5)
+    Traceback (most recent call last):
+    ...
+    theory.base.errors.InputError: bits: expected an integer, got 2.5
+    """
     if isinstance(x, bool):
         raise InputError(f"{name}: expected an integer, got {x!r}")
     try:
@@ -94,7 +225,34 @@ def check_int(name: str, x: Any, lo: int | None = None, hi: int | None = None) -
 
 
 def check_odd_prime(name: str, p: Any) -> int:
-    """An odd prime modulus (definitions §1.1)."""
+    """``int(p)`` if it is an odd prime modulus (definitions §1.1).
+
+    Parameters
+    ----------
+    name : str
+        The argument's name, for the message.
+    p : Any
+        The value.
+
+    Returns
+    -------
+    int
+
+    Raises
+    ------
+    InputError
+        If ``p`` is not an integer or not an odd prime; the message suggests the prime below.
+
+    Examples
+    --------
+    >>> from theory.base import check_odd_prime
+    >>> check_odd_prime("p", 97)
+    97
+    >>> check_odd_prime("p", 100)
+    Traceback (most recent call last):
+    ...
+    theory.base.errors.InputError: p: must be an odd prime, got 100; try 97
+    """
     v = check_int(name, p)
     if v < 3 or not is_prime(v):
         lower = next((q for q in range(v, 2, -1) if is_prime(q)), 3)
@@ -103,7 +261,37 @@ def check_odd_prime(name: str, p: Any) -> int:
 
 
 def check_choice(name: str, x: Any, choices: Sequence[Any]) -> Any:
-    """``x`` if it is one of ``choices``, else an :class:`InputError` listing them."""
+    """``x`` if it is one of ``choices``, else an :class:`InputError` listing them.
+
+    Parameters
+    ----------
+    name : str
+        The argument's name, for the message.
+    x : Any
+        The value.
+    choices : Sequence
+        The allowed values.
+
+    Returns
+    -------
+    Any
+        ``x``.
+
+    Raises
+    ------
+    InputError
+        If ``x`` is not in ``choices``.
+
+    Examples
+    --------
+    >>> from theory.base import check_choice
+    >>> check_choice("op", "+", ("+", "-", "*", "/"))
+    '+'
+    >>> check_choice("op", "^", ("+", "-"))
+    Traceback (most recent call last):
+    ...
+    theory.base.errors.InputError: op: must be one of +, -, got '^'
+    """
     if x not in choices:
         listed = ", ".join(str(c) for c in choices)
         raise InputError(f"{name}: must be one of {listed}, got {x!r}")

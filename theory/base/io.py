@@ -89,7 +89,30 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     """Write ``data`` to ``path`` via a temp file in the same folder and ``os.replace``.
 
     The file gets mode ``0o666 & ~umask`` (``mkstemp`` creates it 0600), and the folder is
-    fsynced after the rename where the platform allows.
+    fsynced after the rename where the platform allows (definitions §5).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file; missing folders are created.
+    data : bytes
+        Its content.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> from theory.base import atomic_write_bytes
+    >>> atomic_write_bytes(folder / "w.bin", bytes([1, 2, 3])).read_bytes()
+    b'\\x01\\x02\\x03'
+    >>> import shutil
+    >>> shutil.rmtree(folder)
     """
     path = Path(path)
     make_dirs(path.parent)
@@ -114,14 +137,59 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
-    """Atomically write UTF-8 text."""
+    """Atomically write ``text`` as UTF-8 to ``path`` (a temporary sibling, then a rename).
+
+    A killed run never leaves a half-written file; the file gets mode ``0o666 & ~umask`` and
+    missing folders are created (definitions §5).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file.
+    text : str
+        Its content.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from theory.base import atomic_write_text
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> f = atomic_write_text(folder / "sub" / "note.txt", "n* = 7.36e6")
+    >>> f.read_text(), sorted(p.name for p in f.parent.iterdir())
+    ('n* = 7.36e6', ['note.txt'])
+    >>> import shutil
+    >>> shutil.rmtree(folder)
+    """
     return atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def to_jsonable(obj: Any) -> Any:
     """Convert dataclasses, numpy scalars/arrays, paths and non-finite floats to JSON values.
 
-    Non-finite floats become the strings ``"inf"``, ``"-inf"``, ``"nan"`` so the file stays strict JSON.
+    Non-finite floats become the strings ``"inf"``, ``"-inf"``, ``"nan"`` so the file stays
+    strict JSON; complex numbers become ``{"re", "im"}``.
+
+    Parameters
+    ----------
+    obj : Any
+
+    Returns
+    -------
+    Any
+        Only dicts, lists, strings, numbers, booleans and ``None``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from theory.base import to_jsonable
+    >>> to_jsonable({"a": np.float64(1.5), "b": np.array([1, 2]), "c": float("nan"), "d": 1 + 2j})
+    {'a': 1.5, 'b': [1, 2], 'c': 'nan', 'd': {'re': 1.0, 'im': 2.0}}
     """
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         return {f.name: to_jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
@@ -150,13 +218,63 @@ def to_jsonable(obj: Any) -> Any:
 
 
 def write_json(path: str | os.PathLike, obj: Any) -> Path:
-    """Atomically write ``obj`` (made JSON-safe by :func:`to_jsonable`) as indented JSON."""
+    """Atomically write ``obj`` (made JSON-safe by :func:`to_jsonable`) as indented JSON.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file.
+    obj : Any
+        The content.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> from theory.base import write_json
+    >>> print(write_json(folder / "r.json", {"n_star": float("inf")}).read_text(), end="")
+    {
+      "n_star": "inf"
+    }
+    >>> import shutil
+    >>> shutil.rmtree(folder)
+    """
     text = json.dumps(to_jsonable(obj), indent=2, sort_keys=False, allow_nan=False)
     return atomic_write_text(path, text + "\n")
 
 
 def read_json(path: str | os.PathLike) -> Any:
-    """Read a JSON file written by :func:`write_json`."""
+    """Read a JSON file written by :func:`write_json`.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file (UTF-8).
+
+    Returns
+    -------
+    Any
+        The decoded JSON; non-finite floats come back as the strings ``"inf"``, ``"-inf"``,
+        ``"nan"`` that :func:`to_jsonable` wrote.
+
+    Examples
+    --------
+    >>> import math, tempfile
+    >>> from pathlib import Path
+    >>> from theory.base import read_json, write_json
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> _ = write_json(folder / "r.json", {"n_star": math.inf, "p": 97})
+    >>> read_json(folder / "r.json")
+    {'n_star': 'inf', 'p': 97}
+    >>> import shutil
+    >>> shutil.rmtree(folder)
+    """
     return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
@@ -165,7 +283,34 @@ def write_csv(
     rows: Iterable[Mapping[str, Any]] | Iterable[Sequence[Any]],
     header: Sequence[str] | None = None,
 ) -> Path:
-    """Atomically write rows (dicts, or sequences with ``header``) as CSV."""
+    """Atomically write rows (dicts, or sequences with ``header``) as CSV.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file.
+    rows : iterable of Mapping or of Sequence
+        Dict rows (the first row's keys are the header unless ``header`` is given) or sequences.
+    header : sequence of str, optional
+        Column names.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> from theory.base import write_csv
+    >>> print(write_csv(folder / "t.csv", [{"p": 97, "n": 2822}]).read_text(), end="")
+    p,n
+    97,2822
+    >>> import shutil
+    >>> shutil.rmtree(folder)
+    """
     rows = list(rows)
     buf = io.StringIO()
     if rows and isinstance(rows[0], Mapping):
@@ -184,7 +329,36 @@ def write_csv(
 
 
 def save_figure(fig: Any, path_stem: str | os.PathLike, dpi: int = 150) -> list[Path]:
-    """Save a matplotlib figure as ``<stem>.png`` and ``<stem>.svg`` atomically; close it."""
+    """Save a matplotlib figure as ``<stem>.png`` and ``<stem>.svg`` atomically; close it.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+        The figure.
+    path_stem : str or os.PathLike
+        Path without suffix.
+    dpi : int, default 150
+        Resolution of the PNG.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The PNG and the SVG.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> import matplotlib.pyplot as plt
+    >>> from theory.base import save_figure
+    >>> fig, ax = plt.subplots()
+    >>> _ = ax.plot([1, 2], [3, 4])
+    >>> [p.name for p in save_figure(fig, folder / "curve")]
+    ['curve.png', 'curve.svg']
+    >>> import shutil
+    >>> shutil.rmtree(folder)
+    """
     import matplotlib.pyplot as plt
 
     stem = Path(path_stem)

@@ -35,7 +35,28 @@ def _git(args: list[str], start: str | os.PathLike | None) -> str | None:
 
 
 def git_hash(start: str | os.PathLike | None = None) -> str | None:
-    """The HEAD commit of the git checkout holding this package, or ``None`` outside one."""
+    """The HEAD commit of the git checkout holding this package, or ``None`` outside one.
+
+    Parameters
+    ----------
+    start : str or os.PathLike, optional
+        A path inside the checkout (default: this package's folder).
+
+    Returns
+    -------
+    str or None
+        40 hex digits.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from theory.base import git_hash
+    >>> h = git_hash()
+    >>> h is None or len(h) == 40
+    True
+    >>> git_hash(tempfile.gettempdir()) is None  # not inside a checkout
+    True
+    """
     out = _git(["rev-parse", "HEAD"], start)
     return (out.strip() or None) if out is not None else None
 
@@ -105,6 +126,30 @@ def run_metadata(
 
     Versions, seed, config, git hash and ``git_dirty``, ``timestamp_utc``, ``command_line``
     (``sys.argv``), ``device`` (CPU model; GPU and CUDA version when in use) and ``threads``.
+
+    Parameters
+    ----------
+    command : str
+        The command that made the output.
+    config : Any, optional
+        Its configuration (a config dataclass or a dict), stored JSON-ready.
+    seed : int, optional
+        The random seed.
+    extra : Mapping, optional
+        More keys for the block.
+
+    Returns
+    -------
+    dict
+
+    Examples
+    --------
+    >>> from theory.base import run_metadata
+    >>> meta = run_metadata("theory report", {"p": 97}, seed=0)
+    >>> sorted(meta)
+    ['command', 'command_line', 'config', 'device', 'git_dirty', 'git_hash', 'seed', 'threads', 'timestamp_utc', 'versions']
+    >>> meta["config"], meta["timestamp_utc"].endswith("Z")
+    ({'p': 97}, True)
     """
     from importlib import metadata
 

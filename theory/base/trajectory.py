@@ -19,10 +19,37 @@ __all__ = ["Trajectory"]
 
 @dataclass(frozen=True)
 class Trajectory:
-    """``steps[T]``, series ``name -> [T]`` floats (NaN where not logged) and events.
+    """A training history: ``steps[T]``, series ``name -> [T]`` floats (NaN where not logged), events.
 
     ``events`` maps an event name (``t_mem``, ``t_gen``, ...) to the step it happened at, or
     ``None`` when it never did (definitions §1.8, §4.3).
+
+    Attributes
+    ----------
+    steps : numpy.ndarray
+        Logged steps, one-dimensional.
+    series : Mapping of str to numpy.ndarray
+        Each of the shape of ``steps``.
+    events : Mapping of str to float or None
+        Event steps.
+
+    Raises
+    ------
+    InputError
+        If ``steps`` is not one-dimensional or a series has another shape.
+
+    Examples
+    --------
+    >>> from theory.base import Trajectory
+    >>> t = Trajectory.from_rows(
+    ...     [{"step": 0, "loss": 1.0}, {"step": 10, "loss": 0.5, "acc": 1.0}], events={"t_gen": 10}
+    ... )
+    >>> len(t), list(t), t["loss"].tolist(), t["acc"].tolist(), t.t_gen, t.t_mem
+    (2, ['loss', 'acc'], [1.0, 0.5], [nan, 1.0], 10, None)
+    >>> t["llc"]
+    Traceback (most recent call last):
+    ...
+    theory.base.errors.InputError: trajectory: no series 'llc'; logged: loss, acc
     """
 
     steps: np.ndarray

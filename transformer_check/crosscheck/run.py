@@ -153,13 +153,42 @@ def run_crosscheck(
     cluster: ClusterSpec | None = None,
 ) -> dict[str, Any]:
     """Run the theory, SFM and transformer legs on every seed, decide the verdicts per seed and
-    pooled, write JSON/CSV/figures.
+    pooled, write JSON/CSV/figures (definitions §4.4; docs/crosscheck.md, docs/statistics.md).
 
-    ``th`` replaces ``cfg.thresholds`` when given; ``cluster`` (default: a LocalCluster, or this
-    process when ``cfg.train.parallel_sweep`` is off) runs the transformer points. Finished runs
-    in ``out_dir`` are reused, so a killed crosscheck continues. The returned report is what
-    ``crosscheck.json`` holds plus ``datas`` (one :class:`CrosscheckData` per seed),
-    ``verdict_objects`` (per seed) and ``pooled_objects``.
+    Finished runs in ``out_dir`` are reused, so a killed crosscheck continues.
+
+    Parameters
+    ----------
+    cfg : CrosscheckConfig
+        The task, the legs' settings, the seeds and the verdict thresholds.
+    out_dir : str or Path
+        The run directory: ``crosscheck.json``, ``sfm_curves.csv``, ``sweeps.csv``,
+        ``verdicts.csv``, ``crosscheck.png/.svg``, ``points/`` and ``runs/``.
+    th : Thresholds, optional
+        Replaces ``cfg.thresholds`` when given.
+    progress : bool, default True
+        Show progress bars and warnings on stderr.
+    command : str, default "transformer_check crosscheck"
+        Recorded in the metadata.
+    cluster : ClusterSpec, optional
+        Runs the transformer points; default a Dask LocalCluster, or this process when
+        ``cfg.train.parallel_sweep`` is off.
+
+    Returns
+    -------
+    dict
+        What ``crosscheck.json`` holds plus ``datas`` (one :class:`CrosscheckData` per seed),
+        ``verdict_objects`` (per seed) and ``pooled_objects``.
+
+    Raises
+    ------
+    InputError
+        If the configuration is invalid (e.g. an unknown preset).
+
+    References
+    ----------
+    Definitions §4.4 (the five predictions) and Zhang, Shen, Xiong, Dong (2026),
+    arXiv:2603.29262 (the three condensations); docs/crosscheck.md.
     """
     from tqdm.auto import tqdm
 

@@ -1,4 +1,4 @@
-"""Approximate local circuit complexity (Golechha (2024), Golechha 2024 §3; definitions §4.3).
+"""Approximate local circuit complexity (Golechha (2024) §3; definitions §4.3).
 
 How much the model's predictive distribution moves when its weights are perturbed a little:
 

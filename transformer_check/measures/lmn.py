@@ -1,4 +1,4 @@
-"""Linear mapping number (Liu et al. (2023), Liu, Zhong & Tegmark 2023, §2 eqs. 1-3; definitions §4.3).
+"""Linear mapping number (Liu, Zhong & Tegmark (2023) §2 eqs. 1-3; definitions §4.3).
 
 For inputs ``x_1..x_N`` of a function ``f`` (here: a chosen layer -> the logits), the linear
 connectivity ``L_ij`` is the mean over output coordinates k of ``r^2(y_k(lambda), lambda)`` along

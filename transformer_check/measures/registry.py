@@ -62,8 +62,28 @@ MeasureFn = Callable[[Any, Any], dict[str, Any]]
 
 @dataclass(frozen=True)
 class MeasureSpec:
-    """One registered measure; ``defaults`` (an ``options`` instance) when not ``options()``;
-    ``progress``: one of the opt-in progress measures rather than a default training one."""
+    """One registered measure (definitions §4.3).
+
+    Parameters
+    ----------
+    name : str
+        The name used by :func:`build_measure` and ``--measure-option``.
+    options : type
+        The measure's frozen options dataclass (it validates itself).
+    factory : callable
+        ``options -> MeasureFn``; see :func:`keywords` and :func:`fixed`.
+    defaults : object, optional
+        An ``options`` instance used when none is given; default ``options()``.
+    progress : bool, default False
+        One of the opt-in progress measures rather than a default training one.
+
+    Examples
+    --------
+    >>> from transformer_check.measures import MEASURES
+    >>> spec = MEASURES["compression"]
+    >>> spec.field_names(), spec.default_options()
+    (('eps', 'budget'), CompressionOptions(eps=0.1, budget=24))
+    """
 
     name: str
     options: type
@@ -72,9 +92,11 @@ class MeasureSpec:
     progress: bool = False
 
     def default_options(self) -> Any:
+        """The options the measure uses when given none."""
         return self.defaults if self.defaults is not None else self.options()
 
     def field_names(self) -> tuple[str, ...]:
+        """Names of the options dataclass' fields, in order."""
         return tuple(f.name for f in dataclasses.fields(self.options))
 
 
@@ -99,7 +121,7 @@ _SPECS = (
     MeasureSpec("compression", CompressionOptions, keywords(compression_measure)),
     MeasureSpec("fourier", FourierOptions, fixed(fourier_measures)),
     MeasureSpec("bdm", BDMOptions, fixed(bdm_measures)),
-    # The papers' progress measures (Golechha (2024), 002, 004) and the LLC (definitions §2.3): opt-in.
+    # The papers' progress measures (Golechha 2024; Liu, Zhong & Tegmark 2023; Zhang et al. 2026) and the LLC (definitions §2.3): opt-in.
     MeasureSpec("sparsity", SparsityOptions, keywords(sparsity_measure), progress=True),
     MeasureSpec(
         "weight_entropy", WeightEntropyOptions, keywords(weight_entropy_measure), progress=True
@@ -156,8 +178,37 @@ def _options(spec: MeasureSpec, options: Mapping[str, Any] | Any | None) -> Any:
 
 
 def build_measure(name: str, options: Mapping[str, Any] | Any | None = None) -> MeasureFn:
-    """The measure ``name`` with ``options`` (a field mapping or its options dataclass) over its
-    defaults; an unknown name or field, or an invalid value, is an :class:`InputError`."""
+    """The measure ``name`` with ``options`` over its defaults (definitions §4.3).
+
+    Parameters
+    ----------
+    name : str
+        A registered measure, one of :data:`ALL_MEASURES`.
+    options : mapping or options dataclass, optional
+        Fields that replace the measure's defaults, or a whole options instance.
+
+    Returns
+    -------
+    MeasureFn
+        ``fn(model, dataset) -> dict``.
+
+    Raises
+    ------
+    InputError
+        For an unknown name or field, or an invalid value.
+
+    Examples
+    --------
+    >>> from transformer_check.measures import build_measure
+    >>> fn = build_measure("compression", {"eps": 0.05})
+    >>> callable(fn)
+    True
+    >>> try:
+    ...     build_measure("compression", {"size": 1})
+    ... except ValueError as exc:
+    ...     print(exc)
+    compression: unknown option(s) size; valid: eps, budget
+    """
     spec = _spec(name)
     return spec.factory(_options(spec, options))
 
@@ -167,8 +218,29 @@ def build_measures(
 ) -> dict[str, MeasureFn]:
     """``{name: fn}`` for ``names`` in order; ``options[name]`` sets that measure's fields.
 
-    Options for a registered measure that is not in ``names`` are ignored (a caller may pass one
-    options block for every run); an unregistered name there is an error like one in ``names``.
+    Parameters
+    ----------
+    names : sequence of str
+        Registered measures.
+    options : mapping, optional
+        Measure name -> its options (a field mapping or options dataclass). Options for a
+        registered measure that is not in ``names`` are ignored (a caller may pass one options
+        block for every run); an unregistered name there is an error like one in ``names``.
+
+    Returns
+    -------
+    dict of str to MeasureFn
+
+    Raises
+    ------
+    InputError
+        For an unknown name, field or invalid value.
+
+    Examples
+    --------
+    >>> from transformer_check.measures import build_measures
+    >>> list(build_measures(["spectral", "fourier"], {"llc": {"n_chains": 2}}))
+    ['spectral', 'fourier']
     """
     opts = dict(options or {})
     for name in opts:
@@ -206,8 +278,29 @@ def _convert(tp: Any, text: str, where: str) -> Any:
 
 
 def parse_measure_option(text: str) -> tuple[str, str, Any]:
-    """``"llc.n_chains=4"`` -> ``("llc", "n_chains", 4)``, converted to the field's type and
-    validated against the measure's defaults."""
+    """Parse one ``--measure-option NAME.FIELD=VALUE``, converted to the field's type and validated.
+
+    Parameters
+    ----------
+    text : str
+        Such as ``"llc.n_chains=4"``; ``none`` for an optional field, JSON for a tuple.
+
+    Returns
+    -------
+    tuple of (str, str, object)
+        The measure, the field and the value.
+
+    Raises
+    ------
+    InputError
+        If the text is malformed, the measure or field unknown, or the value invalid.
+
+    Examples
+    --------
+    >>> from transformer_check.measures import parse_measure_option
+    >>> parse_measure_option("llc.n_chains=4")
+    ('llc', 'n_chains', 4)
+    """
     target, eq, value = text.partition("=")
     name, dot, fld = target.strip().partition(".")
     if not eq or not dot or not name or not fld:
@@ -224,5 +317,28 @@ def parse_measure_option(text: str) -> tuple[str, str, Any]:
 
 
 def get_measure(name: str, **options: Any) -> MeasureFn:
-    """The measure ``name`` with keyword options (``build_measure(name, options)``)."""
+    """The measure ``name`` with keyword options (``build_measure(name, options)``).
+
+    Parameters
+    ----------
+    name : str
+        A registered measure.
+    **options
+        Fields of its options dataclass.
+
+    Returns
+    -------
+    MeasureFn
+
+    Raises
+    ------
+    InputError
+        For an unknown name or field, or an invalid value.
+
+    Examples
+    --------
+    >>> from transformer_check.measures import get_measure
+    >>> callable(get_measure("compression", eps=0.05))
+    True
+    """
     return build_measure(name, options or None)

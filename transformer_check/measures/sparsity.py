@@ -1,4 +1,4 @@
-"""Activation sparsity (Golechha (2024), Golechha 2024 §3; definitions §4.3).
+"""Activation sparsity (Golechha (2024) §3; definitions §4.3).
 
 Sparsity is the fraction of hidden activations that are "off": ``|a| <= tau * scale`` where
 ``scale`` is the root-mean-square of the same activation tensor (``relative=True``, the default,

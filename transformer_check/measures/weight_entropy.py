@@ -1,4 +1,4 @@
-"""Absolute weight entropy (Golechha (2024), Golechha 2024 §3; definitions §4.3).
+"""Absolute weight entropy (Golechha (2024) §3; definitions §4.3).
 
 With ``q_i = |w_i| / sum_j |w_j|`` over the entries of a weight matrix (or of all matrices
 pooled), ``H = -sum_i q_i ln q_i`` in nats: ``ln D`` when all ``D`` magnitudes are equal, ``ln k``
