@@ -84,6 +84,8 @@ def test_quick_save_is_refused_before_running(bench, tmp_path, capsys):
 
 
 def test_quick_smoke_run_end_to_end(bench, tmp_path, capsys):
+    # the benchmark times sfm points on one thread with threadpoolctl (the `bench` extra)
+    pytest.importorskip("threadpoolctl")
     out = tmp_path / "run"
     assert bench.main(["--quick", "--note", "smoke", "--out", str(out)]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
