@@ -37,10 +37,12 @@ __all__ = [
 ]
 
 
-def bench_parser(name: str, description: str) -> argparse.ArgumentParser:
-    """The parser of ``benchmarks/bench_<name>.py``: ``--out``/``--overwrite`` and ``--save``."""
-    ap = OccamArgumentParser(prog=f"python benchmarks/bench_{name}.py", description=description)
-    add_out_argument(ap, f"runs/bench-{name}")
+def bench_parser(name: str, description: str, script: str | None = None) -> argparse.ArgumentParser:
+    """The parser of ``benchmarks/<script>.py`` (default ``bench_<name>``): ``--out``/``--overwrite``
+    into ``runs/bench-<name>/`` (``_`` written ``-``) and ``--save``."""
+    prog = f"python benchmarks/{script or f'bench_{name}'}.py"
+    ap = OccamArgumentParser(prog=prog, description=description)
+    add_out_argument(ap, f"runs/bench-{name.replace('_', '-')}")
     ap.add_argument(
         "--save",
         action="store_true",

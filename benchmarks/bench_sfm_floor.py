@@ -39,14 +39,12 @@ import scipy.fft as sfft
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from _evidence import RESULTS, check_save, run_cli, save_results  # noqa: E402
+from _evidence import bench_parser, check_save, run_cli, save_results  # noqa: E402
 
 from sfm.dynamics import SFMConfig, simulate  # noqa: E402
-from theory.base.cli import OccamArgumentParser  # noqa: E402
 from theory.base.io import save_figure, write_json  # noqa: E402
 from theory.base.modular import primitive_root  # noqa: E402
 from theory.base.provenance import run_metadata  # noqa: E402
-from theory.base.runs import add_out_argument  # noqa: E402
 
 PRIMES = (31, 97, 211, 401, 1009)
 QUICK_PRIMES = (31, 97)
@@ -346,15 +344,7 @@ def figure(result: dict):
 
 
 def build_parser():
-    ap = OccamArgumentParser(
-        prog="python benchmarks/bench_sfm_floor.py", description=__doc__.splitlines()[0]
-    )
-    add_out_argument(ap, "runs/bench-sfm-floor")
-    ap.add_argument(
-        "--save",
-        action="store_true",
-        help=f"also copy this run's files into {RESULTS.relative_to(ROOT)}/; refused for --quick",
-    )
+    ap = bench_parser("sfm_floor", __doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="smoke run: p = 31, 97, 2 repetitions")
     ap.add_argument("--reps", type=int, default=5, help="interleaved repetitions (default 5)")
     ap.set_defaults(func=run)

@@ -49,13 +49,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from _evidence import check_save, run_cli, save_results  # noqa: E402
+from _evidence import bench_parser, check_save, run_cli, save_results  # noqa: E402
 
-from theory.base.cli import OccamArgumentParser, list_of  # noqa: E402
+from theory.base.cli import list_of  # noqa: E402
 from theory.base.errors import check_choice  # noqa: E402
 from theory.base.io import save_figure, write_json  # noqa: E402
 from theory.base.provenance import run_metadata  # noqa: E402
-from theory.base.runs import add_out_argument  # noqa: E402
 
 __all__ = [
     "RESULT",
@@ -277,15 +276,7 @@ def _sweep_name(name: str, value: str) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    ap = OccamArgumentParser(
-        prog="python benchmarks/bench_sweep_scaling.py", description=__doc__.splitlines()[0]
-    )
-    add_out_argument(ap, "runs/bench-sweep-scaling")
-    ap.add_argument(
-        "--save",
-        action="store_true",
-        help=f"also copy {RESULT} and the figure into benchmarks/results/; refused with --quick",
-    )
+    ap = bench_parser("sweep_scaling", __doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="smoke run: tiny grids")
     ap.add_argument(
         "--sweeps",

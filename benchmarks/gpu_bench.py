@@ -286,8 +286,7 @@ def time_measures(
 
 
 def build_parser() -> argparse.ArgumentParser:
-    ap = bench_parser("gpu", __doc__.splitlines()[0])
-    ap.prog = "python benchmarks/gpu_bench.py"
+    ap = bench_parser("gpu", __doc__.splitlines()[0], script="gpu_bench")
     ap.add_argument(
         "--steps",
         type=arg_type(check_int, 1),

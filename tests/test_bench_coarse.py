@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,11 +12,8 @@ pytest.importorskip("bayes_opt")
 
 
 @pytest.fixture(scope="module")
-def bench():
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    import bench_coarse
-
-    return bench_coarse
+def bench(import_benchmark):
+    return import_benchmark("bench_coarse")
 
 
 @pytest.fixture(scope="module")

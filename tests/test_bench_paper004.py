@@ -10,8 +10,6 @@ import argparse
 import dataclasses
 import json
 import math
-import sys
-from pathlib import Path
 
 import pytest
 import torch
@@ -27,21 +25,12 @@ from transformer_check.model import Transformer
 from transformer_check.presets import preset
 from transformer_check.train import train_seeds
 
-ROOT = Path(__file__).resolve().parents[1]
 H200_BYTES = 139 * 2**30  # the GPU the defaults are sized for
 
 
 @pytest.fixture(scope="module")
-def bench():
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    import bench_paper004
-
-    return bench_paper004
-
-
-@pytest.fixture
-def no_cuda(monkeypatch):
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+def bench(import_benchmark):
+    return import_benchmark("bench_paper004")
 
 
 def _one_line(text: str) -> str:

@@ -3,22 +3,15 @@
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import scipy.fft as sfft
 
-ROOT = Path(__file__).resolve().parents[1]
-
 
 @pytest.fixture(scope="module")
-def bench():
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    import bench_sfm_floor
-
-    return bench_sfm_floor
+def bench(import_benchmark):
+    return import_benchmark("bench_sfm_floor")
 
 
 def test_quick_run_writes_every_field(bench, tmp_path, capsys):

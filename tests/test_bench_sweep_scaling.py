@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,11 +14,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
-def bench():
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    import bench_sweep_scaling
-
-    return bench_sweep_scaling
+def bench(import_benchmark):
+    return import_benchmark("bench_sweep_scaling")
 
 
 def test_amdahl_examples(bench):

@@ -8,15 +8,12 @@ from __future__ import annotations
 
 import json
 import math
-import sys
-from pathlib import Path
 
 import pytest
 import torch
 
 from transformer_check.crosscheck.config import CrosscheckConfig, train_config
 
-ROOT = Path(__file__).resolve().parents[1]
 SMOKE = ["--device", "cpu", "--tiny", "--steps", "6", "--vmap-seeds", "3", "--grok-every", "4"]
 SMOKE += ["--measure-repeats", "1"]
 for _opt in ("llc.n_steps=4", "llc.n_burnin=0", "compression.budget=4"):  # fast smoke
@@ -24,16 +21,8 @@ for _opt in ("llc.n_steps=4", "llc.n_burnin=0", "compression.budget=4"):  # fast
 
 
 @pytest.fixture(scope="module")
-def bench():
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    import gpu_bench
-
-    return gpu_bench
-
-
-@pytest.fixture
-def no_cuda(monkeypatch):
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+def bench(import_benchmark):
+    return import_benchmark("gpu_bench")
 
 
 def _one_line(text: str) -> str:
