@@ -71,16 +71,11 @@ def accepts(loss: float, base: float, eps: float, one_sided: bool) -> bool:
     return bool(gap < eps) if one_sided else bool(abs(gap) < eps)
 
 
-def _delta_range(cg: CoarseGrainer) -> tuple[float, float]:
-    """occam's Delta range (coarse_grain): 2^-16 of the largest weight to twice it."""
-    return cg.max_abs * 2.0**-16, cg.max_abs * 2.0
-
-
 def occam_search(model, x, y, eps: float, budget: int, one_sided: bool) -> dict:
     """occam's search as ``coarse_grain`` runs it, with the chosen acceptance rule; timed from setup."""
     t0 = time.perf_counter()
     cg = CoarseGrainer(model, x, y)
-    d_lo, d_hi = _delta_range(cg)
+    d_lo, d_hi = cg.delta_range()
     # coarse_grain starts from the lossless description, which steers the search's later stages.
     best = [naive_bz2_bytes(model), 1.0, 0.0]
     n = [0]
@@ -155,7 +150,7 @@ def bo_search(model, x, y, eps: float, one_sided: bool, init: int, n_iter: int, 
 
 def grid_points(cg: CoarseGrainer, n: int) -> list[tuple[float, float]]:
     """``n x n`` points: ``tau`` on ``[TAU_MIN, 1]``, ``log Delta`` over both searches' ranges."""
-    d_lo, d_hi = _delta_range(cg)
+    d_lo, d_hi = cg.delta_range()
     lo, hi = math.log(min(d_lo, BO_DELTA[0])), math.log(max(d_hi, BO_DELTA[1]))
     taus = np.linspace(TAU_MIN, 1.0, n)
     deltas = np.exp(np.linspace(lo, hi, n))

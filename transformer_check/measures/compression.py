@@ -125,6 +125,11 @@ class CoarseGrainer:
             max(float(t.abs().max()) for t in [*self.mats.values(), *self.vectors.values()]) or 1.0
         )
 
+    def delta_range(self) -> tuple[float, float]:
+        """The search range of the quantisation step: from 2^-16 of the largest weight
+        (near-lossless) to 2x it (every weight rounds to 0)."""
+        return self.max_abs * 2.0**-16, self.max_abs * 2.0
+
     @torch.no_grad()
     def _loss(self, model) -> float:
         return float(F.cross_entropy(model(self.x).float(), self.y))
@@ -206,8 +211,7 @@ def coarse_grain(
         raise InputError(f"eps: must be a positive finite loss tolerance, got {eps}")
     cg = CoarseGrainer(model, x, y)
     naive = naive_bz2_bytes(model)
-    # Delta range: from 2^-16 of the largest weight (near-lossless) to 2x it (all weights -> 0).
-    d_lo, d_hi = cg.max_abs * 2.0**-16, cg.max_abs * 2.0
+    d_lo, d_hi = cg.delta_range()
     best = (naive, 1.0, 0.0, cg.base_loss)  # size, tau, delta, loss
     trace: list[tuple[float, float, bool, int]] = []
 
