@@ -55,6 +55,10 @@ def test_scaling_overhead(bench):
     assert got["runs"]["2"]["idle_worker_s_per_point"] == pytest.approx((22 - 18) / 4)
     slow = bench.scaling({1: runs[1], 2: {"wall_s": 15.0, "n_points": 4}}, {1: [4] * 4, 2: [4] * 4})
     assert slow["meets_target"] is False
+    assert got["sweep_clock_speedup_2_over_1"] is None  # no sweep clock recorded
+    clocked = {n: {**r, "command_wall_seconds": r["wall_s"] - 3.0} for n, r in runs.items()}
+    got = bench.scaling(clocked, {1: [4.0] * 4, 2: [4.5] * 4})
+    assert got["sweep_clock_speedup_2_over_1"] == pytest.approx(17 / 8)
 
 
 def test_commands_choose_workers(bench, tmp_path):

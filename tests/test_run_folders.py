@@ -211,9 +211,14 @@ def test_umask_is_read_without_changing_it():
 
 
 def test_provenance_identifies_the_run():
+    from importlib import metadata
+
     meta = run_metadata("x", {"a": 1}, seed=3)
     for key in ("command", "versions", "git_hash", "seed", "config"):  # the keys it had
         assert key in meta
+    # occam's own version under its distribution's name, and a benchmark reference's when installed
+    assert meta["versions"]["occam-grokking"] == metadata.version("occam-grokking")
+    assert meta["versions"]["distributed"] == metadata.version("distributed")
     assert meta["timestamp_utc"].endswith("Z") and "T" in meta["timestamp_utc"]
     assert meta["command_line"] == list(sys.argv)
     assert set(meta["device"]) >= {"cpu", "gpu", "cuda"}

@@ -119,6 +119,12 @@ def thread_info() -> dict[str, Any]:
     return {"torch_threads": threads, "cpu_count": os.cpu_count()}
 
 
+# occam and what it is built on, then the references its benchmarks compare with (each recorded
+# only where installed), so that a benchmark's file names the versions of both sides
+_OWN_STACK = ("occam-grokking", "numpy", "scipy", "sympy", "mpmath", "torch", "numba", "dask")
+_REFERENCES = ("distributed", "bayesian-optimization", "transformer-lens", "devinterp", "pybdm")
+
+
 def run_metadata(
     command: str, config: Any = None, seed: int | None = None, extra: Mapping | None = None
 ) -> dict[str, Any]:
@@ -154,7 +160,7 @@ def run_metadata(
     from importlib import metadata
 
     versions = {"python": sys.version.split()[0], "platform": platform.platform()}
-    for pkg in ("occam", "numpy", "scipy", "sympy", "mpmath", "torch", "numba"):
+    for pkg in (*_OWN_STACK, *_REFERENCES):
         try:
             versions[pkg] = metadata.version(pkg)
         except metadata.PackageNotFoundError:
