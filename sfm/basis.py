@@ -23,6 +23,8 @@ import scipy.fft as sfft
 
 from theory.base.modular import primitive_root
 
+from .rader import Rader2D, use_rader
+
 __all__ = [
     "Basis",
     "FourierBasis",
@@ -98,7 +100,10 @@ class FourierBasis(Basis):
 
     The characters are ``chi_k(u) = exp(2 pi i k u / p)`` and the model is
     ``yhat = p^2 ifft2(W)``. Only the half spectrum ``V[:, :(p+1)//2]`` is stored; Hermitian
-    symmetry ``V[-k, -l] = conj(V[k, l])`` supplies the rest.
+    symmetry ``V[-k, -l] = conj(V[k, l])`` supplies the rest. Where :func:`~sfm.rader.use_rader`
+    picks it (``p >= 37`` with ``p - 1`` smooth) the ``p x p`` transforms go through
+    :class:`~sfm.rader.Rader2D` (Rader 1968: a cyclic convolution of the size ``p - 1``), else
+    through pocketfft's prime-length ones; both equal ``scipy.fft.irfft2``/``rfft2`` to round-off.
 
     Parameters
     ----------
@@ -133,14 +138,23 @@ class FourierBasis(Basis):
     def shape(self) -> tuple[int, int]:
         return (self.p, self.half)
 
+    @cached_property
+    def rader(self) -> Rader2D | None:
+        """The Rader plan of this ``p`` when :func:`~sfm.rader.use_rader` picks it, else None."""
+        return Rader2D(self.p) if use_rader(self.p) else None
+
     def synthesis(self, V: np.ndarray, workers: int | None = None) -> np.ndarray:
         # p * irfft2_ortho(W) = p^2 * ifft2(W) for Hermitian W (definitions §1.1).
+        if self.rader is not None:
+            return self.rader.irfft2(V, scale=float(self.p), workers=workers)
         y = sfft.irfft2(V, s=(self.p, self.p), axes=(-2, -1), norm="ortho", workers=workers)
         y *= self.p
         return y
 
     def analysis(self, R: np.ndarray, workers: int | None = None) -> np.ndarray:
         # (1/p) rfft2_ortho(R) = fft2(R) / p^2 restricted to the stored half (definitions §1.6).
+        if self.rader is not None:
+            return self.rader.rfft2(R, workers=workers)
         return sfft.rfft2(R, axes=(-2, -1), norm="ortho", workers=workers)
 
     def to_full(self, V: np.ndarray) -> np.ndarray:
