@@ -18,6 +18,11 @@ acceptance rule):
 Acceptance is ``|L(theta_hat) - L(theta)| < eps`` (Alg. 1 of the paper, occam's rule) or, with
 ``--one-sided``, ``L(theta_hat) - L(theta) < eps`` (DeMoss et al.'s code), for all three.
 
+The checkpoints: snapshots of a ``quick``-preset run across training (``--steps``) and a
+``nanda``-sized model (p 113, f 0.3: 3830 training pairs; the preset's weights after ``--nanda-steps``
+updates, a few hundred: the search's cost and the landscape depend on the size of the weights and
+of the training set, not on how long it trained).
+
 Targets (issue 18): occam within 5% of the grid optimum, in <= 24 evaluations, in <= 1/10 of the
 reference's wall time. Writes ``coarse.json`` and ``coarse.png/.svg`` into a new run folder under
 ``runs/bench-coarse/``; ``--save`` copies them into ``benchmarks/results/`` (refused for
@@ -26,6 +31,7 @@ reference's wall time. Writes ``coarse.json`` and ``coarse.png/.svg`` into a new
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import statistics
 import subprocess
@@ -52,7 +58,8 @@ from transformer_check.measures.compression import (  # noqa: E402
     coarse_grain,
     naive_bz2_bytes,
 )
-from transformer_check.train import load_model  # noqa: E402
+from transformer_check.presets import preset  # noqa: E402
+from transformer_check.train import load_model, train  # noqa: E402
 
 SAVED = ("coarse.json", "coarse.png", "coarse.svg")
 QUICK_RUN = ROOT / "examples" / "runs" / "quick-seed0"
@@ -90,7 +97,7 @@ def occam_search(model, x, y, eps: float, budget: int, one_sided: bool) -> dict:
                 best[:] = [size, tau, delta]
         return ok
 
-    _bisect_search(probe, lambda: (best[1], best[2]), TAU_MIN, d_lo, d_hi, budget)
+    _bisect_search(probe, lambda: (best[1], best[2]), TAU_MIN, d_lo, d_hi, budget, cg.next_tau)
     seconds = time.perf_counter() - t0
     return {
         "bytes": best[0],
@@ -206,6 +213,21 @@ def train_run(out: Path, threads: int) -> Path:
     return run_dir
 
 
+def train_nanda(out: Path, steps: int) -> Path:
+    """The ``nanda`` preset's weights after ``steps`` updates (no measures), its last checkpoint."""
+    cfg = dataclasses.replace(
+        preset("nanda", steps=steps),
+        measures=(),
+        measure_points=0,
+        snapshots=False,
+        checkpoint_every=steps,
+        device="cpu",
+    )
+    print(f"training the nanda preset for {steps} steps ...", file=sys.stderr)
+    train(cfg, out / "train-nanda", progress=False, plot=False)
+    return out / "train-nanda" / "checkpoints" / "last.safetensors"
+
+
 def _median_time(runs: list[dict]) -> dict:
     """The first run's result with the median wall time of all, and whether they all agree."""
     return runs[0] | {
@@ -217,7 +239,7 @@ def _median_time(runs: list[dict]) -> dict:
 
 def bench_checkpoint(path: Path, args) -> list[dict]:
     """Every ``eps`` on one checkpoint: occam, BO and grid, with the issue's targets."""
-    model, _cfg, ds, meta = load_model(path)
+    model, cfg, ds, meta = load_model(path)
     x, y = ds.train_x, ds.train_y
     naive = naive_bz2_bytes(model)
     grid = grid_search(model, x, y, args.eps, args.grid, args.one_sided)
@@ -256,6 +278,9 @@ def bench_checkpoint(path: Path, args) -> list[dict]:
         rows.append(
             {
                 "checkpoint": path.name,
+                "preset": cfg.preset,
+                "p": cfg.task.p,
+                "n_train": int(x.shape[0]),
                 "step": meta.get("step"),
                 "eps": eps,
                 "base_loss": float(CoarseGrainer(model, x, y).base_loss),
@@ -286,7 +311,7 @@ def plot(res: dict, stem: Path) -> None:
     import matplotlib.pyplot as plt
 
     rows = res["rows"]
-    labels = [f"step {r['step']}\neps {r['eps']}" for r in rows]
+    labels = [f"{r.get('preset') or ''} {r['step']}\neps {r['eps']}" for r in rows]
     xs = np.arange(len(rows))
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(13, 4.4))
     w = 0.27
@@ -333,6 +358,12 @@ def build_parser():
         default=[107, 1103, 3000],
         help="snapshot steps (nearest taken)",
     )
+    ap.add_argument(
+        "--nanda-steps",
+        type=int,
+        default=300,
+        help="also a nanda-sized checkpoint: the nanda preset after this many steps (0: none)",
+    )
     ap.add_argument("--eps", type=float, nargs="+", default=[0.1, 1.0])
     ap.add_argument("--budget", type=int, default=24, help="occam's evaluations")
     ap.add_argument("--grid", type=int, default=48, help="grid points per axis")
@@ -349,7 +380,7 @@ def build_parser():
     ap.add_argument(
         "--quick",
         action="store_true",
-        help="smoke run: examples/runs/quick-seed0 step 3000, 4x4 grid, BO 2 + 3",
+        help="smoke run: examples/runs/quick-seed0 step 3000, 4x4 grid, BO 2 + 3, no nanda model",
     )
     ap.set_defaults(func=run)
     return ap
@@ -374,13 +405,18 @@ def run(args) -> int:
             raise InputError(f"--{name.replace('_', '-')}: too small ({getattr(args, name)})")
     if args.bo_init < 0 or args.bo_iter < 0:
         raise InputError("--bo-init/--bo-iter: must be >= 0")
+    if args.nanda_steps < 0:
+        raise InputError(f"--nanda-steps: must be >= 0, got {args.nanda_steps}")
     if args.quick:
         args.steps, args.grid, args.bo_init, args.bo_iter, args.repeats = [3000], 4, 2, 3, 1
-        args.run = args.run or QUICK_RUN
+        args.run, args.nanda_steps = args.run or QUICK_RUN, 0
     torch.set_num_threads(args.threads)
     run_dir = args.run if args.run is not None else train_run(args.out, args.threads)
+    paths = pick_checkpoints(Path(run_dir), args.steps)
+    if args.nanda_steps:
+        paths.append(train_nanda(args.out, args.nanda_steps))
     rows = []
-    for path in pick_checkpoints(Path(run_dir), args.steps):
+    for path in paths:
         print(f"checkpoint {path} ...", file=sys.stderr)
         rows += bench_checkpoint(path, args)
     met = {k: all(r["targets"][k] for r in rows) for k in rows[0]["targets"]}
@@ -388,6 +424,7 @@ def run(args) -> int:
         "config": {
             "run": str(run_dir),
             "steps": args.steps,
+            "nanda_steps": args.nanda_steps,
             "eps": args.eps,
             "budget": args.budget,
             "grid": args.grid,

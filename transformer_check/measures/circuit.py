@@ -74,29 +74,41 @@ def local_circuit_complexity(
     if draws < 1:
         raise InputError(f"draws: must be >= 1, got {draws}")
     fwd = forward or (lambda m, x: m(x))
-    params = [p for p in model.parameters() if p.dim() >= 2]
-    if not params:
+    names = [n for n, p in model.named_parameters() if p.dim() >= 2]
+    if not names:
         raise InputError("model: no weight tensor with >= 2 dimensions to perturb")
-    saved = [p.detach().clone() for p in params]
-    gen = torch.Generator(device=saved[0].device).manual_seed(int(seed))
+    saved = dict(model.named_parameters())
+    gen = torch.Generator(device=saved[names[0]].device).manual_seed(int(seed))
     logp = F.log_softmax(fwd(model, inputs).double(), dim=-1)
+    call = _Call(model, fwd)
     total = 0.0
-    try:
-        for _ in range(draws):
-            for p, w in zip(params, saved, strict=True):
-                if mode == "gaussian":
-                    rms = torch.sqrt((w * w).mean())
-                    noise = torch.randn(w.shape, generator=gen, device=w.device, dtype=w.dtype)
-                    p.copy_(w + sigma * rms * noise)
-                else:
-                    keep = torch.rand(w.shape, generator=gen, device=w.device) >= sigma
-                    p.copy_(w * keep)
-            logq = F.log_softmax(fwd(model, inputs).double(), dim=-1)
-            total += float((logp.exp() * (logp - logq)).sum(-1).mean())
-    finally:
-        for p, w in zip(params, saved, strict=True):
-            p.copy_(w)
+    for _ in range(draws):
+        # The perturbed weights go in through functional_call: the model's own tensors are never
+        # written (their _version stays, so work shared between measures stays valid).
+        moved = {}
+        for n in names:
+            w = saved[n].detach()
+            if mode == "gaussian":
+                rms = torch.sqrt((w * w).mean())
+                noise = torch.randn(w.shape, generator=gen, device=w.device, dtype=w.dtype)
+                moved[f"model.{n}"] = w + sigma * rms * noise
+            else:
+                keep = torch.rand(w.shape, generator=gen, device=w.device) >= sigma
+                moved[f"model.{n}"] = w * keep
+        logq = F.log_softmax(torch.func.functional_call(call, moved, (inputs,)).double(), dim=-1)
+        total += float((logp.exp() * (logp - logq)).sum(-1).mean())
     return total / draws
+
+
+class _Call(nn.Module):
+    """``fwd(model, x)`` as a module, so ``functional_call`` can swap ``model``'s weights."""
+
+    def __init__(self, model: nn.Module, fwd: Callable[[nn.Module, Tensor], Tensor]) -> None:
+        super().__init__()
+        self.model, self.fwd = model, fwd
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.fwd(self.model, x)
 
 
 def circuit_measure(

@@ -32,6 +32,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from theory.base.errors import InputError, check_int
+from transformer_check.measures.shared import SVD, SharedWork, weight_svds
 
 __all__ = [
     "CompressionOptions",
@@ -106,15 +107,19 @@ class CoarseGrainResult:
 
 
 class CoarseGrainer:
-    """Evaluates coarse-grained copies of one model: SVDs once, one train-set forward per point."""
+    """Evaluates coarse-grained copies of one model: SVDs once, one train-set forward per point.
 
-    def __init__(self, model, x: Tensor, y: Tensor) -> None:
+    ``svd``: the model's :func:`~transformer_check.measures.shared.weight_svds`, when already
+    computed (the same values are computed here otherwise).
+    """
+
+    def __init__(self, model, x: Tensor, y: Tensor, svd: SVD | None = None) -> None:
         self.model = model
         self.work = copy.deepcopy(model)
         self.x, self.y = x, y
         with torch.no_grad():
             self.mats = {k: v.detach().double() for k, v in model.named_weight_matrices().items()}
-            self.svd = {k: torch.linalg.svd(m, full_matrices=False) for k, m in self.mats.items()}
+            self.svd = weight_svds(model) if svd is None else svd
             mat_ids = {id(p) for p in _matrix_params(model)}
             self.vectors = {
                 n: p.detach().double() for n, p in model.named_parameters() if id(p) not in mat_ids
@@ -145,6 +150,29 @@ class CoarseGrainer:
             if k * (m + n) < m * n:
                 out[name] = k
         return out
+
+    def next_tau(self, tau: float) -> float:
+        """The smallest ``tau' > tau`` whose ranks differ from those of ``tau`` (eq. 13: one more
+        singular value kept in some matrix, or a matrix back in full form); 1.0 if there is none.
+
+        Computed from the spectra alone (no loss evaluation)."""
+        if tau >= 1.0:
+            return 1.0
+        now = self.ranks(tau)
+        cums = {
+            float(c)
+            for _, s, _ in self.svd.values()
+            if float(s.sum()) > 0
+            for c in torch.cumsum(s.double() / float(s.sum()), 0).tolist()
+            if c > tau
+        }
+        # k(tau') grows past cum_k once tau' - 1e-12 > cum_k (k_tau's round-off margin).
+        for t in (c + 1e-9 for c in sorted(cums)):
+            if t >= 1.0:
+                break
+            if self.ranks(t) != now:
+                return t
+        return 1.0
 
     @torch.no_grad()
     def evaluate(self, tau: float, delta: float) -> tuple[float, int]:
@@ -199,17 +227,19 @@ def coarse_grain(
     search: str = "bisect",
     tau_min: float = 0.05,
     seed: int = 0,
+    svd: SVD | None = None,
 ) -> CoarseGrainResult:
     """DeMoss et al. (2024) Alg. 1: smallest bz2 size over ``(tau, Delta)`` with ``|L - L_hat| < eps``.
 
     ``budget`` counts loss evaluations (forward passes over the training set). If nothing else
     is accepted the result is the lossless float32 description (``bytes == naive_bytes``).
+    ``svd``: the model's weight SVDs when already computed (:class:`CoarseGrainer`).
     """
     if budget < 2:
         raise InputError(f"budget: must be >= 2 evaluations, got {budget}")
     if not (eps > 0 and math.isfinite(eps)):
         raise InputError(f"eps: must be a positive finite loss tolerance, got {eps}")
-    cg = CoarseGrainer(model, x, y)
+    cg = CoarseGrainer(model, x, y, svd)
     naive = naive_bz2_bytes(model)
     d_lo, d_hi = cg.delta_range()
     best = (naive, 1.0, 0.0, cg.base_loss)  # size, tau, delta, loss
@@ -227,7 +257,7 @@ def coarse_grain(
         return ok
 
     if search == "bisect":
-        _bisect_search(probe, lambda: (best[1], best[2]), tau_min, d_lo, d_hi, budget)
+        _bisect_search(probe, lambda: (best[1], best[2]), tau_min, d_lo, d_hi, budget, cg.next_tau)
     elif search == "random":
         rng = np.random.default_rng(seed)
         for _ in range(budget):
@@ -252,7 +282,13 @@ def coarse_grain(
 
 
 def _bisect_search(
-    probe, best_point, tau_min: float, d_lo: float, d_hi: float, budget: int
+    probe,
+    best_point,
+    tau_min: float,
+    d_lo: float,
+    d_hi: float,
+    budget: int,
+    next_tau=None,
 ) -> None:
     """Bisections along the acceptance boundary of ``(tau, log Delta)`` within ``budget`` probes.
 
@@ -260,11 +296,21 @@ def _bisect_search(
     adds distortion) and the size falls as ``Delta`` grows and as ``tau`` shrinks, so the optimum
     lies on the boundary; which point of it is smallest depends on the model. Stages:
     1. the all-zero model (``Delta = d_hi``): if accepted nothing is smaller;
-    2. ``tau = 1`` (no low rank): bisect ``log Delta`` over ``[d_lo, d_hi]`` -> ``Delta_1``;
-    3. at ``Delta = 0.7, 0.45, 0.3 x Delta_1``: bisect ``tau`` for the smallest accepted value
-       (a finer step tolerates more truncation, so each level starts below the previous one);
-    4. the rest: bisect ``log Delta`` upwards, then ``tau`` downwards, at the best point so far.
-    ``best_point()`` returns the current best ``(tau, Delta)``.
+    2. ``tau = 1`` (no low rank): bisect ``log Delta`` over ``[d_lo, d_hi]`` -> ``Delta_1``, and the
+       smallest rejected step ``Delta_1^bad``;
+    3. at ``Delta = 0.7, 0.45 x Delta_1``: bisect ``tau`` for the smallest accepted value (a
+       finer step tolerates more truncation, so the second level starts below the first);
+    4. bisect ``log Delta`` upwards from the best point ``(tau_b, Delta_b)`` towards
+       ``Delta_1^bad``, a probed rejection that bounds every ``tau <= 1`` (monotonicity), at
+       ``tau = next_tau(tau_b)``: ``tau_b`` is the smallest accepted value, on the boundary,
+       where a coarser step is rejected at once, and one more kept singular value moves off it;
+    5. the rest: bisect ``tau`` downwards at the best point so far.
+    Stages 4-5 replaced a ``log Delta`` bisection at ``tau_b`` up to an assumed rejection at
+    ``1.6 Delta_b`` and a third level (``0.3 x Delta_1``) that accepted nothing: on
+    examples/runs/quick-seed0 at step 3000, eps 1, 8112 -> 6856 bytes, the 48 x 48 grid's
+    optimum 7087 (benchmarks/bench_coarse.py).
+    ``best_point()`` returns the current best ``(tau, Delta)``; ``next_tau(tau)`` the next ``tau``
+    with other ranks (:meth:`CoarseGrainer.next_tau`; default: ``tau`` itself).
     """
     left = [budget - 1]
     if probe(1.0, d_hi) or left[0] <= 0:
@@ -284,11 +330,13 @@ def _bisect_search(
         return ok, bad
 
     n1 = max(3, round(0.25 * budget))
-    log_d1, _ = bisect(lambda x: probe(1.0, math.exp(x)), None, math.log(d_hi), math.log(d_lo), n1)
+    log_d1, log_bad1 = bisect(
+        lambda x: probe(1.0, math.exp(x)), None, math.log(d_hi), math.log(d_lo), n1
+    )
     if log_d1 is None:
         return
-    levels = (0.7, 0.45, 0.3)
-    n_level = max(2, round(0.5 * budget / len(levels)))
+    levels = (0.7, 0.45)
+    n_level = max(2, round(budget / 6))
     tau_hi = 1.0
     for f in levels:
         log_d = log_d1 + math.log(f)
@@ -298,11 +346,11 @@ def _bisect_search(
     tau_b, d_b = best_point()
     if d_b <= 0:
         return
+    tau_c = next_tau(tau_b) if next_tau is not None else tau_b
     n_up = (left[0] + 1) // 2
-    log_b, _ = bisect(
-        lambda x: probe(tau_b, math.exp(x)), math.log(d_b), math.log(d_b * 1.6), 0.0, n_up
-    )
-    bisect(lambda t: probe(t, math.exp(log_b)), tau_b, max(tau_min, tau_b - 0.1), tau_b, left[0])
+    bisect(lambda x: probe(tau_c, math.exp(x)), math.log(d_b), log_bad1, 0.0, n_up)
+    tau_b, d_b = best_point()
+    bisect(lambda t: probe(t, d_b), tau_b, max(tau_min, tau_b - 0.1), tau_b, left[0])
 
 
 @dataclass(frozen=True)
@@ -318,20 +366,24 @@ class CompressionOptions:
         check_int("budget", self.budget, 2)
 
 
-def compression_measure(eps: float = 0.1, budget: int = 24):
-    """Measure ``f(model, dataset)``: :func:`compression_measures` with these knobs."""
+def compression_measure(eps: float = 0.1, budget: int = 24, shared: SharedWork | None = None):
+    """Measure ``f(model, dataset)``: :func:`compression_measures` with these knobs, on
+    ``shared``'s weight SVDs if given."""
     CompressionOptions(eps, budget)
 
     def measure(model, ds) -> dict[str, float]:
-        return compression_measures(model, ds, eps=eps, budget=budget)
+        svd = shared.svd(model) if shared is not None else None
+        return compression_measures(model, ds, eps=eps, budget=budget, svd=svd)
 
     return measure
 
 
-def compression_measures(model, ds, *, eps: float = 0.1, budget: int = 24) -> dict[str, float]:
+def compression_measures(
+    model, ds, *, eps: float = 0.1, budget: int = 24, svd: SVD | None = None
+) -> dict[str, float]:
     """Naive bz2 bytes and the coarse-grained size, ratio, ``tau`` and ``Delta`` (definitions §4.3)."""
     dev = next(model.parameters()).device
-    r = coarse_grain(model, ds.train_x.to(dev), ds.train_y.to(dev), eps=eps, budget=budget)
+    r = coarse_grain(model, ds.train_x.to(dev), ds.train_y.to(dev), eps=eps, budget=budget, svd=svd)
     return {
         "bz2_naive_bytes": float(r.naive_bytes),
         "coarse_bytes": float(r.bytes),

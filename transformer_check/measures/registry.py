@@ -11,6 +11,10 @@ Adding a measure is one module plus one line here:
 2. add ``MeasureSpec("<name>", <Name>Options, keywords(<name>_measure))`` to ``_SPECS`` below
    (``progress=True`` for an opt-in one; the name tuples are read off ``_SPECS``).
 
+A measure that needs the weight matrices' SVDs or the forward pass over all inputs takes them from
+:class:`~transformer_check.measures.shared.SharedWork` (its spec's ``uses``; its factory's
+``shared`` keyword), so :func:`build_measures` computes each once per step for all of them.
+
 Its options are then settable everywhere by name: ``build_measures(names, {"<name>": {...}})``
 in code and ``--measure-option <name>.<field>=VALUE`` on the command line.
 """
@@ -36,8 +40,9 @@ from transformer_check.measures.lmn import LMNOptions, lmn_measure
 from transformer_check.measures.mediation import MediationOptions, mediation_measure
 from transformer_check.measures.nanda import NandaOptions, nanda_measure
 from transformer_check.measures.ring import RingOptions, ring_measure
+from transformer_check.measures.shared import SharedWork
 from transformer_check.measures.sparsity import SparsityOptions, sparsity_measure
-from transformer_check.measures.spectral import SpectralOptions, spectral_measures
+from transformer_check.measures.spectral import SpectralOptions, spectral_measure
 from transformer_check.measures.weight_entropy import WeightEntropyOptions, weight_entropy_measure
 
 __all__ = [
@@ -76,6 +81,10 @@ class MeasureSpec:
         An ``options`` instance used when none is given; default ``options()``.
     progress : bool, default False
         One of the opt-in progress measures rather than a default training one.
+    uses : callable, optional
+        ``options -> names``: the work of :class:`~transformer_check.measures.shared.SharedWork`
+        (``"svd"``, ``"forward"``) the measure takes; :func:`build_measures` then passes the
+        factory one shared instance as its second argument.
 
     Examples
     --------
@@ -90,6 +99,7 @@ class MeasureSpec:
     factory: Callable[[Any], MeasureFn]
     defaults: Any = None
     progress: bool = False
+    uses: Callable[[Any], tuple[str, ...]] | None = None
 
     def default_options(self) -> Any:
         """The options the measure uses when given none."""
@@ -101,10 +111,12 @@ class MeasureSpec:
 
 
 def keywords(factory: Callable[..., MeasureFn]) -> Callable[[Any], MeasureFn]:
-    """``options -> factory(**fields of options)``: adapts a keyword factory to the registry."""
+    """``(options, shared=None) -> factory(**fields of options[, shared=shared])``: adapts a
+    keyword factory to the registry."""
 
-    def build(options: Any) -> MeasureFn:
-        return factory(**{f.name: getattr(options, f.name) for f in dataclasses.fields(options)})
+    def build(options: Any, shared: SharedWork | None = None) -> MeasureFn:
+        kw = {f.name: getattr(options, f.name) for f in dataclasses.fields(options)}
+        return factory(**kw) if shared is None else factory(**kw, shared=shared)
 
     build.__wrapped__ = factory  # type: ignore[attr-defined]
     return build
@@ -115,14 +127,24 @@ def fixed(fn: MeasureFn) -> Callable[[Any], MeasureFn]:
     return lambda _options: fn
 
 
+def _uses_svd(_options: Any) -> tuple[str, ...]:
+    return ("svd",)
+
+
+def _uses_forward(_options: Any) -> tuple[str, ...]:
+    return ("forward",)
+
+
 _SPECS = (
     # Logged by default during training (cheap, definitions §4.3 first group).
-    MeasureSpec("spectral", SpectralOptions, fixed(spectral_measures)),
-    MeasureSpec("compression", CompressionOptions, keywords(compression_measure)),
+    MeasureSpec("spectral", SpectralOptions, keywords(spectral_measure), uses=_uses_svd),
+    MeasureSpec("compression", CompressionOptions, keywords(compression_measure), uses=_uses_svd),
     MeasureSpec("fourier", FourierOptions, fixed(fourier_measures)),
     MeasureSpec("bdm", BDMOptions, fixed(bdm_measures)),
     # The papers' progress measures (Golechha 2024; Liu, Zhong & Tegmark 2023; Zhang et al. 2026) and the LLC (definitions §2.3): opt-in.
-    MeasureSpec("sparsity", SparsityOptions, keywords(sparsity_measure), progress=True),
+    MeasureSpec(
+        "sparsity", SparsityOptions, keywords(sparsity_measure), progress=True, uses=_uses_forward
+    ),
     MeasureSpec(
         "weight_entropy", WeightEntropyOptions, keywords(weight_entropy_measure), progress=True
     ),
@@ -132,7 +154,13 @@ _SPECS = (
     MeasureSpec("llc", SGLDConfig, llc_measure, defaults=LLC_MEASURE_CONFIG, progress=True),
     # Nanda et al. 2023's Fourier progress measures (docs/nanda_measures.md): opt-in.
     MeasureSpec("nanda", NandaOptions, keywords(nanda_measure), progress=True),
-    MeasureSpec("ring", RingOptions, keywords(ring_measure), progress=True),
+    MeasureSpec(
+        "ring",
+        RingOptions,
+        keywords(ring_measure),
+        progress=True,
+        uses=lambda o: ("forward",) if o.resid else (),
+    ),
 )
 MEASURES: dict[str, MeasureSpec] = {s.name: s for s in _SPECS}
 BUILTIN_MEASURES = tuple(s.name for s in _SPECS if not s.progress)
@@ -230,6 +258,9 @@ def build_measures(
     Returns
     -------
     dict of str to MeasureFn
+        The measures that take the same work (the weight SVDs; the forward pass over all inputs)
+        share one :class:`~transformer_check.measures.shared.SharedWork`: each is computed once
+        per step, with the same values as a measure built alone.
 
     Raises
     ------
@@ -245,7 +276,15 @@ def build_measures(
     opts = dict(options or {})
     for name in opts:
         _spec(name)
-    return {name: build_measure(name, opts.get(name)) for name in names}
+    built = {name: (_spec(name), _options(_spec(name), opts.get(name))) for name in names}
+    uses = {n: spec.uses(o) if spec.uses else () for n, (spec, o) in built.items()}
+    work = SharedWork(
+        svd_users=sum("svd" in u for u in uses.values()),
+        forward_users=sum("forward" in u for u in uses.values()),
+    )
+    return {
+        n: spec.factory(o, work) if uses[n] else spec.factory(o) for n, (spec, o) in built.items()
+    }
 
 
 _TRUE = ("true", "yes", "on", "1")

@@ -31,6 +31,7 @@ import torch
 from scipy import integrate
 
 from theory.base.errors import InputError, check_int, check_range
+from transformer_check.measures.shared import SharedWork, all_inputs_cache
 from transformer_check.model import FINAL_RESID
 
 __all__ = [
@@ -248,12 +249,16 @@ def ring_keys(geom: RingGeometry | None, prefix: str, p: int, per_k: bool) -> di
     return out
 
 
-def ring_measure(resid: bool = True, per_k: bool = False) -> Callable[[Any, Any], dict[str, float]]:
+def ring_measure(
+    resid: bool = True, per_k: bool = False, shared: SharedWork | None = None
+) -> Callable[[Any, Any], dict[str, float]]:
     """Measure ``f(model, dataset)``: the ring statistics of the residues' token embedding
     (``model.W_E[:p]``; keys ``ring_score``, ``ring_k``, ``ring_var_top2``, ``ring_radial_cv``,
     ``ring_excess``) and, with ``resid``, of the final residual at ``=`` (``cache[FINAL_RESID]``)
     averaged over all inputs with the same answer (the same keys with prefix ``ring_resid_``).
-    ``per_k`` adds ``ring_score.k{K}`` / ``ring_resid_score.k{K}`` for every ``K``.
+    ``per_k`` adds ``ring_score.k{K}`` / ``ring_resid_score.k{K}`` for every ``K``. ``shared``:
+    read the forward pass over all inputs that
+    :class:`~transformer_check.measures.shared.SharedWork` makes once.
     """
     opts = RingOptions(resid, per_k)
 
@@ -265,11 +270,8 @@ def ring_measure(resid: bool = True, per_k: bool = False) -> Callable[[Any, Any]
         out = ring_keys(ring_geometry(W, p), "ring_", p, opts.per_k)
         if not opts.resid:
             return out
-        dev = next(model.parameters()).device
-        x = torch.cat([ds.train_x, ds.test_x]).to(dev)
         y = torch.cat([ds.train_y, ds.test_y])
-        cache: dict[str, torch.Tensor] = {}
-        model(x, cache=cache)
+        cache = shared.forward(model, ds) if shared is not None else all_inputs_cache(model, ds)
         # The residual at '=' depends on (a, b); its mean over the inputs with answer c is one
         # point per residue of the output, the set a ring over Z_p would be read from.
         means = class_means(cache[FINAL_RESID], y, p)

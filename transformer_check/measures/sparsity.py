@@ -17,6 +17,7 @@ from torch import Tensor, nn
 
 from theory.base.errors import InputError, check_positive
 from transformer_check.measures._checks import check_bool
+from transformer_check.measures.shared import SharedWork, all_inputs_cache
 from transformer_check.model import act_name
 
 __all__ = ["SparsityOptions", "activation_sparsity", "sparsity_measure", "mlp_hidden_activations"]
@@ -54,24 +55,36 @@ def mlp_hidden_activations(model: nn.Module, tokens: Tensor) -> dict[int, Tensor
     """Post-activation MLP hidden units ``[B, T, d_mlp]`` per layer, read from the model cache."""
     cache: dict = {}
     model(tokens, cache=cache)
+    return _mlp_hidden(model, cache)
+
+
+def _mlp_hidden(model: nn.Module, cache: Mapping[str, Tensor]) -> dict[int, Tensor]:
+    """The ``mlp_hidden`` entries of an activation cache, per layer."""
     # A skipped block leaves no entry, so its layer is absent rather than empty.
     names = {lay: act_name("mlp_hidden", lay) for lay in range(model.cfg.n_layers)}
     return {lay: cache[n] for lay, n in names.items() if n in cache}
 
 
 def sparsity_measure(
-    tau: float = 0.01, relative: bool = True, last_position_only: bool = True
+    tau: float = 0.01,
+    relative: bool = True,
+    last_position_only: bool = True,
+    shared: SharedWork | None = None,
 ) -> Callable[[nn.Module, object], dict[str, float]]:
     """Measure ``f(model, dataset)``: MLP activation sparsity over all p^2 inputs (train + test).
 
     Keys ``act_sparsity`` (all layers pooled) and ``act_sparsity.{l}``. Only the last position
-    feeds the answer, so by default only its activations count.
+    feeds the answer, so by default only its activations count. ``shared``: read the forward
+    pass over all inputs that :class:`~transformer_check.measures.shared.SharedWork` makes once.
     """
 
     def measure(model: nn.Module, dataset: object) -> dict[str, float]:
-        x = torch.cat([dataset.train_x, dataset.test_x])  # type: ignore[attr-defined]
-        x = x.to(next(model.parameters()).device)
-        acts = mlp_hidden_activations(model, x)
+        cache = (
+            shared.forward(model, dataset)
+            if shared is not None
+            else all_inputs_cache(model, dataset)
+        )
+        acts = _mlp_hidden(model, cache)
         if last_position_only:
             acts = {k: v[:, -1] for k, v in acts.items()}
         return _per_layer(acts, tau, relative)

@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor
 
+from transformer_check.measures.shared import SVD, SharedWork, weight_svds
+
 __all__ = [
     "SpectralOptions",
     "spectral_entropy",
+    "entropy_of_spectrum",
     "effective_rank",
     "spectral_entropy_penalty",
     "spectral_measures",
+    "spectral_measure",
 ]
 
 _TINY = 1e-30
@@ -25,7 +30,14 @@ def spectral_entropy(M: Tensor) -> Tensor:
 
     Differentiable; batched over leading dims. A zero matrix has no spectrum: it gets ``H = 0``.
     """
-    s = torch.linalg.svdvals(M.double() if M.dtype == torch.float64 else M.float())
+    return entropy_of_spectrum(
+        torch.linalg.svdvals(M.double() if M.dtype == torch.float64 else M.float())
+    )
+
+
+def entropy_of_spectrum(s: Tensor) -> Tensor:
+    """``H = -sum s_bar log s_bar`` of singular values ``s`` (DeMoss et al. (2024) eq. 15; nats);
+    ``H = 0`` for an all-zero spectrum."""
     total = s.sum(dim=-1, keepdim=True)
     sbar = s / total.clamp_min(_TINY)
     return -(sbar * sbar.clamp_min(_TINY).log()).sum(dim=-1)
@@ -50,15 +62,29 @@ class SpectralOptions:
 
 
 @torch.no_grad()
-def spectral_measures(model, ds=None) -> dict[str, float]:
-    """Per-matrix ``H_svd.<name>`` and ``rank_eff.<name>``, their mean and total (definitions §4.3)."""
+def spectral_measures(model, ds=None, svd: SVD | None = None) -> dict[str, float]:
+    """Per-matrix ``H_svd.<name>`` and ``rank_eff.<name>``, their mean and total (definitions §4.3).
+
+    ``svd``: the matrices' :func:`~transformer_check.measures.shared.weight_svds`, when already
+    computed (the same values are computed here otherwise).
+    """
+    svd = weight_svds(model) if svd is None else svd
     out: dict[str, float] = {}
     hs = []
-    for name, m in model.named_weight_matrices().items():
-        h = float(spectral_entropy(m.detach().double()))
+    for name, (_, s, _) in svd.items():
+        h = float(entropy_of_spectrum(s))
         hs.append(h)
         out[f"H_svd.{name}"] = h
         out[f"rank_eff.{name}"] = math.exp(h)
     out["H_svd_mean"] = sum(hs) / len(hs)
     out["rank_eff_total"] = sum(math.exp(h) for h in hs)
     return out
+
+
+def spectral_measure(shared: SharedWork | None = None) -> Callable[[Any, Any], dict[str, float]]:
+    """Measure ``f(model, dataset)``: :func:`spectral_measures`, on ``shared``'s SVDs if given."""
+
+    def measure(model: Any, ds: Any = None) -> dict[str, float]:
+        return spectral_measures(model, ds, shared.svd(model) if shared is not None else None)
+
+    return measure
