@@ -229,6 +229,18 @@ def test_bdm_ablation(train_run, work):
     assert rec.config["runs"] == [str(train_run)] and {"ablation", "summary"} <= set(rec.metrics)
 
 
+def test_llc_calibrate(train_run, work):
+    out = work / "llc-calibrate"
+    argv = ["llc-calibrate", str(train_run), "--eps", "1e-4,1e-3", "--nbeta", "5,10"]
+    argv += ["--chains", "2", "--steps", "6", "--burnin", "2", "--threads", "1"]
+    assert tc_main([*argv, "--out", str(out)]) == 0
+    rec = load_run(out)
+    _check(rec, "transformer_check llc-calibrate")
+    assert rec.config["eps"] == [1e-4, 1e-3] and rec.config["sgld"]["n_chains"] == 2
+    assert len(rec.metrics["calibration"]["eps"]) == 4 and len(rec.summary["points"]) == 4
+    assert {"calibration.png", "calibration.svg"} <= set(rec.files)
+
+
 def test_transformer_sweep_lists_its_runs(work):
     out = work / "tc-sweep"
     argv = ["sweep", "--p", "7", "--steps", "4", "--measures", "spectral", "--seeds", "0"]

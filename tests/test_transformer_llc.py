@@ -15,6 +15,7 @@ from theory.rlct import rrr_rlct
 from transformer_check.measures.llc import (
     SGLDConfig,
     estimate_llc,
+    estimate_llc_at,
     llc_measure,
     quadratic_llc,
     rrr_problem,
@@ -28,10 +29,11 @@ def _linear_regression(M: int, N: int, n: int, seed: int):
     W0 = rng.standard_normal((N, M))
     y = x @ W0.T + rng.standard_normal((n, N))
     Sxx, Sxy, Syy = (torch.tensor(a) / n for a in (x.T @ x, x.T @ y, y.T @ y))
-    W = torch.linalg.solve(Sxx, Sxy).T.clone().requires_grad_(True)  # OLS = w*
+    W = torch.linalg.solve(Sxx, Sxy).T.clone()  # OLS = w*
 
-    def loss(idx=None):
-        return 0.5 * (torch.trace(Syy) - 2 * torch.trace(W @ Sxy) + torch.trace(W @ Sxx @ W.T))
+    def loss(params, idx=None):
+        V = params["W"]
+        return 0.5 * (torch.trace(Syy) - 2 * torch.trace(V @ Sxy) + torch.trace(V @ Sxx @ V.T))
 
     eigs = np.repeat(np.linalg.eigvalsh(Sxx.numpy()), N)
     return W, loss, eigs
@@ -45,7 +47,7 @@ def test_quadratic_case_matches_closed_form():
     expected, sd_chain = quadratic_llc(eigs, n, cfg)
     # eps -> 0, gamma -> 0 gives d/2 = 3: the discretisation/localisation shift is visible here.
     assert expected > 3.0 * 1.0 and abs(expected - 3.0) < 0.6
-    res = estimate_llc([W], loss, n, cfg)
+    res = estimate_llc_at(loss, {"W": W}, n, cfg)  # vmapped over the 8 chains
     se = sd_chain / math.sqrt(cfg.n_chains)
     assert abs(res.llc - expected) < 4 * se, (res.llc, expected, se)
     # The chain-to-chain spread agrees with the exact per-chain sd (8 chains: within a factor 2.5).
@@ -56,12 +58,17 @@ def test_params_restored_and_seed_reproducible():
     P = rrr_problem(3, 3, 2, 1, n=1000, seed=0)
     before = [t.detach().clone() for t in P.params]
     cfg = SGLDConfig(eps=1e-4, gamma=10.0, n_chains=2, n_steps=50, n_burnin=10, seed=3)
-    a = estimate_llc(P.params, P.loss, P.n, cfg)
-    b = estimate_llc(P.params, P.loss, P.n, cfg)
+    a = estimate_llc_at(P.loss_of, P.w_star, P.n, cfg, batched=True)
+    b = estimate_llc_at(P.loss_of, P.w_star, P.n, cfg, batched=True)
     for t, u in zip(P.params, before, strict=True):
         assert torch.equal(t.detach(), u) and t.requires_grad
-    assert a.llc == b.llc and a.loss_trace.shape == (2, 50)
-    c = estimate_llc(P.params, P.loss, P.n, SGLDConfig(**{**cfg.__dict__, "seed": 4}))
+    assert a.llc == b.llc and a.loss_trace.shape == (2, 50) and a.burnin_trace.shape == (2, 10)
+    # the batched loss and the vmapped one are the same computation, draw for draw
+    v = estimate_llc_at(P.loss_of, P.w_star, P.n, cfg)
+    np.testing.assert_allclose(v.loss_trace, a.loss_trace, rtol=1e-9)
+    c = estimate_llc_at(
+        P.loss_of, P.w_star, P.n, SGLDConfig(**{**cfg.__dict__, "seed": 4}), batched=True
+    )
     assert c.llc != a.llc
 
 
@@ -104,8 +111,12 @@ def test_bad_inputs_rejected():
 def test_divergence_is_reported():
     P = rrr_problem(3, 3, 2, 1, n=10_000, seed=0)
     with pytest.raises(FloatingPointError, match="lower eps"):
-        estimate_llc(
-            P.params, P.loss, P.n, SGLDConfig(eps=1.0, n_chains=1, n_steps=200, n_burnin=0)
+        estimate_llc_at(
+            P.loss_of,
+            P.w_star,
+            P.n,
+            SGLDConfig(eps=1.0, n_chains=1, n_steps=200, n_burnin=0),
+            batched=True,
         )
 
 
@@ -142,7 +153,7 @@ def rrr_tolerance(P, lam: float, m: int, se: float, cfg: SGLDConfig, drift: floa
 def _check_rrr(case, seed=1, n=RRR_N, cfg=RRR_CFG):
     ref = rrr_rlct(*case)
     P = rrr_problem(*case, n=n, seed=seed, w_star="fit")
-    res = estimate_llc(P.params, P.loss, P.n, cfg)
+    res = estimate_llc_at(P.loss_of, P.w_star, P.n, cfg, batched=True)
     tol = rrr_tolerance(P, ref.lam, ref.multiplicity, res.llc_se, cfg, res.drift)
     assert abs(res.llc - ref.lam) < tol, (case, res.llc, ref.lam, tol)
     # and it separates the RLCT from the naive parameter count d/2

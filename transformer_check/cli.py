@@ -9,6 +9,7 @@ from transformer_check import (
     bdm_ablation_cli,
     export_cli,
     import_cli,
+    llc_cli,
     measure_cli,
     sweep_cli,
     train_cli,
@@ -31,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
         import_cli.add_subparser,
         sweep_cli.add_subparser,
         bdm_ablation_cli.add_subparser,
+        llc_cli.add_subparser,
         crosscheck_cli,
     ):
         register(sub)

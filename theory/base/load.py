@@ -328,8 +328,8 @@ def load_run(path: str | os.PathLike) -> RunRecord:
     """Read the run folder ``path`` that any occam subcommand wrote.
 
     Works for every subcommand (theory crossover/diagram/report/check; sfm run/sweep; bdm
-    measure/blocks; transformer_check train/measure/import/sweep/bdm-ablation/crosscheck/
-    decide), for ``<root>/latest`` and for ``<root>`` itself (its newest run), for a nested run
+    measure/blocks; transformer_check train/measure/import/sweep/bdm-ablation/llc-calibrate/
+    crosscheck/decide), for ``<root>/latest`` and for ``<root>`` itself (its newest run), for a nested run
     (a crosscheck's ``runs/<key>``, a training's ``seed_<s>``) and for the ``.safetensors`` file
     of ``transformer_check export``. A folder holding only ``seed_<s>`` runs (``train --seeds``)
     gathers them: its tables are ``seed_<s>/<stem>``, its summary is keyed by ``seed_<s>``, and

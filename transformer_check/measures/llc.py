@@ -1,22 +1,23 @@
 """Local learning coefficient by SGLD on the localised tempered posterior (definitions §2.3).
 
-The estimator works for any torch parameters and any loss closure: ``loss_fn(idx)`` returns the
-mean per-sample loss (a negative log-likelihood, in nats) over the training rows ``idx`` (``None``
-means all ``n`` rows). It samples
+The estimator samples
 
     p(w) ∝ exp(-n beta L_n(w) - (gamma/2) ||w - w*||^2),   beta = 1 / ln n,
 
 with the SGLD step ``w <- w - (eps/2)(n beta grad L_batch + gamma (w - w*)) + N(0, eps)`` and
 returns ``lambda_hat = n beta (mean sampled loss - L_n(w*))`` with ``L_n(w*)`` on the full training
-set. The reduced-rank regression problem (Aoyagi & Watanabe 2005, definitions §2.2) used to validate it is
-provided here too (:func:`rrr_problem`), with the loss written through sufficient statistics so that
-a full-batch step costs O(parameters) whatever ``n`` is.
+set (Lau et al. 2023). All chains advance together as one vectorised computation
+(:mod:`.llc_vmap`). Entry points: :func:`estimate_llc` for a module and a loss closure,
+:func:`estimate_llc_at` for a functional loss of a parameter dict, :func:`llc_measure` for the
+training hook. The reduced-rank regression problem that validates it (Aoyagi & Watanabe 2005,
+definitions §2.2) is in :mod:`.llc_rrr`; the eps-beta calibration sweep in :mod:`.llc_calibrate`;
+the figures in :mod:`.llc_plots`.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -24,19 +25,29 @@ import torch
 from torch import Tensor, nn
 
 from theory.base.errors import InputError, check_int
+from transformer_check.measures.llc_rrr import RRRProblem, rrr_problem
+from transformer_check.measures.llc_vmap import (
+    LLCTarget,
+    LossAt,
+    module_target,
+    parse_selector,
+    run_chains,
+)
 
 __all__ = [
     "SGLDConfig",
     "LLC_MEASURE_CONFIG",
     "LLCResult",
+    "LLCTarget",
     "estimate_llc",
+    "estimate_llc_at",
+    "sample_target",
+    "result_from_trace",
     "RRRProblem",
     "rrr_problem",
     "llc_measure",
     "quadratic_llc",
 ]
-
-LossFn = Callable[[Tensor | None], Tensor]
 
 
 @dataclass(frozen=True)
@@ -45,7 +56,13 @@ class SGLDConfig:
 
     ``eps`` step size; ``gamma`` localisation strength; ``n_chains`` independent chains started at
     w*; ``n_steps`` recorded draws per chain after ``n_burnin`` discarded ones; ``batch_size``
-    rows per gradient (``None``: full batch); ``beta`` inverse temperature (``None``: 1/ln n).
+    rows per gradient (``None``: full batch; each chain draws its own rows); ``beta`` inverse
+    temperature (``None``: 1/ln n); ``params`` the sampled subset (``None``: every parameter),
+    comma-separated name patterns such as ``blocks.0.attn`` or ``blocks.0.attn.W_*[1]`` (head 1),
+    see :func:`.llc_vmap.select_params`; the others stay at w*.
+
+    Cost: :attr:`gradient_evaluations` ``= n_chains (n_burnin + n_steps)`` loss gradients (each on
+    ``batch_size`` rows or the full batch), taken as ``n_burnin + n_steps`` vectorised steps.
     """
 
     eps: float = 1e-4
@@ -56,6 +73,7 @@ class SGLDConfig:
     batch_size: int | None = None
     beta: float | None = None
     seed: int = 0
+    params: str | None = None
 
     def __post_init__(self) -> None:
         if not (self.eps > 0 and math.isfinite(self.eps)):
@@ -72,9 +90,17 @@ class SGLDConfig:
             check_int("batch_size", self.batch_size, 1)
         if self.beta is not None and not (self.beta > 0 and math.isfinite(self.beta)):
             raise InputError(f"beta: must be positive and finite or None, got {self.beta}")
+        if self.params is not None:
+            parse_selector(self.params)
+
+    @property
+    def gradient_evaluations(self) -> int:
+        """The cost of one estimate: ``n_chains (n_burnin + n_steps)`` loss gradients."""
+        return self.n_chains * (self.n_burnin + self.n_steps)
 
 
-# The training-time measure's settings, the cross-check's (docs/crosscheck.md): cheap, for trajectories.
+# The training-time measure's settings, the cross-check's (docs/crosscheck.md): cheap, for
+# trajectories. Budget per call: 2 x (30 + 100) = 260 full-batch gradients in 130 vectorised steps.
 LLC_MEASURE_CONFIG = SGLDConfig(n_chains=2, n_steps=100, n_burnin=30, eps=1e-4, gamma=100.0)
 
 
@@ -90,6 +116,7 @@ class LLCResult:
     n: int
     beta: float
     config: SGLDConfig = field(default_factory=SGLDConfig)
+    burnin_trace: np.ndarray | None = None  # [n_chains, n_burnin] the discarded draws
 
     @property
     def drift(self) -> float:
@@ -114,103 +141,112 @@ class LLCResult:
         }
 
 
-def _as_params(params: nn.Module | Sequence[Tensor]) -> list[Tensor]:
-    if isinstance(params, nn.Module):
-        out = [p for p in params.parameters() if p.requires_grad]
-    else:
-        out = list(params)
-    if not out:
-        raise InputError(
-            "params: no trainable tensors given; pass a model or a list of leaf tensors"
-        )
-    return out
-
-
-def estimate_llc(
-    params: nn.Module | Sequence[Tensor],
-    loss_fn: LossFn,
-    n: int,
-    config: SGLDConfig | None = None,
-    *,
-    progress: bool = False,
+def result_from_trace(
+    trace: np.ndarray, target: LLCTarget, beta: float, cfg: SGLDConfig
 ) -> LLCResult:
-    """Estimate the LLC at the current parameters w* by SGLD (definitions §2.3).
-
-    ``params`` are modified in place during sampling and restored to w* before returning.
-    The sampled loss of a step is the (minibatch) loss at which its gradient was taken, as in
-    Lau et al. (2023); ``L_n(w*)`` is always the full-data loss.
-    """
-    cfg = config or SGLDConfig()
-    if int(n) < 2:
-        raise InputError(f"n: the number of training samples must be >= 2, got {n}")
-    n = int(n)
-    beta = cfg.beta if cfg.beta is not None else 1.0 / math.log(n)
-    nbeta = n * beta
-    ps = _as_params(params)
-    w_star = [p.detach().clone() for p in ps]
-    req = [p.requires_grad for p in ps]
-    for p in ps:
-        p.requires_grad_(True)
-    gen = torch.Generator(device=ps[0].device)
-    gen.manual_seed(int(cfg.seed))
-    half_eps = 0.5 * cfg.eps
-    noise_std = math.sqrt(cfg.eps)
-    trace = np.empty((cfg.n_chains, cfg.n_steps))
-    try:
-        with torch.no_grad():
-            init_loss = float(loss_fn(None))
-        total = cfg.n_chains * (cfg.n_burnin + cfg.n_steps)
-        bar = None
-        if progress:
-            from tqdm.auto import tqdm
-
-            bar = tqdm(total=total, desc="SGLD", leave=False)
-        for c in range(cfg.n_chains):
-            with torch.no_grad():
-                for p, w in zip(ps, w_star, strict=True):
-                    p.copy_(w)
-            for t in range(cfg.n_burnin + cfg.n_steps):
-                idx = None
-                if cfg.batch_size is not None and cfg.batch_size < n:
-                    idx = torch.randint(n, (cfg.batch_size,), generator=gen, device=ps[0].device)
-                loss = loss_fn(idx)
-                grads = torch.autograd.grad(loss, ps)
-                with torch.no_grad():
-                    for p, g, w in zip(ps, grads, w_star, strict=True):
-                        drift = nbeta * g + cfg.gamma * (p - w)
-                        p.add_(drift, alpha=-half_eps)
-                        p.add_(
-                            torch.randn(p.shape, generator=gen, device=p.device, dtype=p.dtype),
-                            alpha=noise_std,
-                        )
-                if t >= cfg.n_burnin:
-                    trace[c, t - cfg.n_burnin] = float(loss.detach())
-                if bar is not None:
-                    bar.update(1)
-        if bar is not None:
-            bar.close()
-    finally:
-        with torch.no_grad():
-            for p, w, r in zip(ps, w_star, req, strict=True):
-                p.copy_(w)
-                p.requires_grad_(r)
-    if not np.all(np.isfinite(trace)):
-        raise FloatingPointError(
-            "SGLD diverged (non-finite loss): lower eps or raise gamma; "
-            f"eps={cfg.eps}, n*beta={nbeta:.3g}"
-        )
-    per_chain = nbeta * (trace.mean(axis=1) - init_loss)
+    """The estimate ``n beta (mean sampled loss - L_n(w*))`` per chain (definitions §2.3) from
+    the sampled losses ``trace [n_chains, n_burnin + n_steps]`` (burn-in first)."""
+    burn, draws = trace[:, : cfg.n_burnin], trace[:, cfg.n_burnin :]
+    nbeta = target.n * beta
+    per_chain = nbeta * (draws.mean(axis=1) - target.init_loss)
     se = float(per_chain.std(ddof=1) / math.sqrt(cfg.n_chains)) if cfg.n_chains > 1 else math.nan
     return LLCResult(
         llc=float(per_chain.mean()),
         llc_se=se,
         llc_per_chain=per_chain,
-        loss_trace=trace,
-        init_loss=init_loss,
-        n=n,
+        loss_trace=draws,
+        init_loss=target.init_loss,
+        n=target.n,
         beta=beta,
         config=cfg,
+        burnin_trace=burn,
     )
+
+
+def sample_target(
+    target: LLCTarget, config: SGLDConfig | None = None, *, progress: bool = False
+) -> LLCResult:
+    """SGLD chains on a prepared :class:`~.llc_vmap.LLCTarget` (definitions §2.3).
+
+    Raises
+    ------
+    FloatingPointError
+        If a chain diverged (a non-finite sampled loss).
+    """
+    cfg = config or SGLDConfig()
+    beta = cfg.beta if cfg.beta is not None else 1.0 / math.log(target.n)
+    nbeta = target.n * beta
+    trace = run_chains(
+        target,
+        eps=cfg.eps,
+        gamma=cfg.gamma,
+        nbeta=nbeta,
+        n_chains=cfg.n_chains,
+        n_total=cfg.n_burnin + cfg.n_steps,
+        batch_size=cfg.batch_size,
+        seed=cfg.seed,
+        progress=progress,
+    )
+    if not np.all(np.isfinite(trace)):
+        raise FloatingPointError(
+            "SGLD diverged (non-finite loss): lower eps or raise gamma; "
+            f"eps={cfg.eps}, n*beta={nbeta:.3g}"
+        )
+    return result_from_trace(trace, target, beta, cfg)
+
+
+def estimate_llc(
+    model: nn.Module,
+    loss_fn: Callable[[Tensor | None], Tensor],
+    n: int,
+    config: SGLDConfig | None = None,
+    *,
+    progress: bool = False,
+) -> LLCResult:
+    """Estimate the LLC of a module at its current parameters w* by SGLD (definitions §2.3).
+
+    Parameters
+    ----------
+    model : nn.Module
+        Its trainable parameters are w*; they are never modified (the chains run on copies
+        swapped in by ``torch.func.functional_call``, all chains in one vmapped computation).
+    loss_fn : callable
+        ``loss_fn(idx)``: mean per-sample NLL (nats) of the training rows ``idx`` (``None``: all
+        ``n``), computed by calling ``model``. It must be vmappable (no in-place writes to
+        parameters, no data-dependent Python control flow on them).
+    n : int
+        Number of training samples.
+    config : SGLDConfig, optional
+        Sampler settings; ``config.params`` samples a subset, the rest fixed at w*.
+    progress : bool, default False
+        Show a progress bar.
+
+    Returns
+    -------
+    LLCResult
+    """
+    cfg = config or SGLDConfig()
+    return sample_target(module_target(model, loss_fn, n, cfg.params), cfg, progress=progress)
+
+
+def estimate_llc_at(
+    loss_at: LossAt,
+    w_star: Mapping[str, Tensor],
+    n: int,
+    config: SGLDConfig | None = None,
+    *,
+    batched: bool = False,
+    progress: bool = False,
+) -> LLCResult:
+    """Estimate the LLC of a functional loss ``loss_at(params, idx)`` at ``w_star`` (definitions §2.3).
+
+    ``batched=True``: ``loss_at`` takes parameters with a leading chain dimension and returns one
+    loss per chain (as :meth:`RRRProblem.loss_of`), so no ``vmap`` is needed; otherwise it is
+    vmapped over the chains. ``config.params`` selects a subset of ``w_star``'s keys.
+    """
+    cfg = config or SGLDConfig()
+    target = LLCTarget.build(loss_at, w_star, n, batched=batched, selector=cfg.params)
+    return sample_target(target, cfg, progress=progress)
 
 
 def quadratic_llc(
@@ -245,145 +281,6 @@ def quadratic_llc(
 
 
 # --------------------------------------------------------------------------------------------
-# Reduced-rank regression, the reference problem (definitions §2.2)
-
-
-@dataclass
-class RRRProblem:
-    """x -> B A x with A: H x M, B: N x H; data y = W0 x + N(0, I_N), x ~ N(0, I_M).
-
-    The loss is ``L_n(B, A) = (1/2n) sum ||y - B A x||^2`` (unit-variance Gaussian NLL minus its
-    constant) evaluated from the sufficient statistics ``Sxx, Sxy, Syy`` (exact, any n).
-    """
-
-    M: int
-    N: int
-    H: int
-    r: int
-    n: int
-    W0: Tensor  # [N, M], rank r
-    Sxx: Tensor  # [M, M] = (1/n) sum x x^T
-    Sxy: Tensor  # [M, N] = (1/n) sum x y^T
-    Syy: Tensor  # [N, N]
-    A: Tensor  # [H, M] leaf, requires grad (w*)
-    B: Tensor  # [N, H] leaf, requires grad (w*)
-
-    @property
-    def params(self) -> list[Tensor]:
-        return [self.B, self.A]
-
-    def loss_at(self, B: Tensor, A: Tensor) -> Tensor:
-        """``L_n(B, A)`` from the sufficient statistics."""
-        W = B @ A
-        return 0.5 * (
-            torch.trace(self.Syy)
-            - 2.0 * torch.trace(W @ self.Sxy)
-            + torch.trace(W @ self.Sxx @ W.T)
-        )
-
-    def loss(self, idx: Tensor | None = None) -> Tensor:
-        """Full-batch L_n at the current (B, A); ``idx`` is ignored (sufficient statistics, exact)."""
-        return self.loss_at(self.B, self.A)
-
-    def hessian_eigs(self) -> np.ndarray:
-        """Eigenvalues of the Hessian of L_n at the current (B, A) (d x d, dense)."""
-        nb = self.B.numel()
-
-        def f(flat: Tensor) -> Tensor:
-            return self.loss_at(flat[:nb].reshape(self.B.shape), flat[nb:].reshape(self.A.shape))
-
-        flat = torch.cat([self.B.detach().reshape(-1), self.A.detach().reshape(-1)])
-        return np.linalg.eigvalsh(torch.autograd.functional.hessian(f, flat).numpy())
-
-    @property
-    def d(self) -> int:
-        return self.H * (self.M + self.N)
-
-
-def rrr_problem(
-    M: int,
-    N: int,
-    H: int,
-    r: int,
-    n: int,
-    *,
-    seed: int = 0,
-    w_star: str = "fit",
-    chunk: int = 200_000,
-) -> RRRProblem:
-    """Draw an RRR data set of size ``n`` and place w* (definitions §2.2 reference problem).
-
-    ``W0 = U diag(s) V^T`` with ``s`` uniform in [1, 2] (well above the noise scale n^-1/2, so the
-    true rank is unambiguous). ``w_star="true"``: (B0, A0) with the H - r extra columns/rows zero;
-    ``"fit"``: the empirical minimiser of L_n over rank-<=H matrices (truncated SVD in the Sxx
-    metric, split as B = U S^1/2, A = S^1/2 V^T Sxx^-1/2), the analogue of a trained network.
-    """
-    for name, v in (("M", M), ("N", N), ("H", H)):
-        if int(v) < 1:
-            raise InputError(f"{name}: must be >= 1, got {v}")
-    if not (0 <= r <= min(M, N, H)):
-        raise InputError(
-            f"r: true rank must be in [0, min(M, N, H)] = [0, {min(M, N, H)}], got {r}"
-        )
-    if w_star not in ("fit", "true"):
-        raise InputError(f"w_star: must be 'fit' or 'true', got {w_star!r}")
-    rng = np.random.default_rng(seed)
-    U, _ = np.linalg.qr(rng.standard_normal((N, N)))
-    V, _ = np.linalg.qr(rng.standard_normal((M, M)))
-    s = rng.uniform(1.0, 2.0, size=r)
-    W0 = (U[:, :r] * s) @ V[:, :r].T
-    Sxx = np.zeros((M, M))
-    Sxy = np.zeros((M, N))
-    Syy = np.zeros((N, N))
-    left = n
-    while left > 0:
-        k = min(chunk, left)
-        x = rng.standard_normal((k, M))
-        y = x @ W0.T + rng.standard_normal((k, N))
-        Sxx += x.T @ x
-        Sxy += x.T @ y
-        Syy += y.T @ y
-        left -= k
-    Sxx /= n
-    Sxy /= n
-    Syy /= n
-    if w_star == "true":
-        B = np.zeros((N, H))
-        A = np.zeros((H, M))
-        B[:, :r] = U[:, :r] * np.sqrt(s)
-        A[:r, :] = (np.sqrt(s)[:, None]) * V[:, :r].T
-    else:
-        # min_W tr((W - Wols) Sxx (W - Wols)^T) over rank <= H: truncate C = Wols Sxx^1/2.
-        evals, evecs = np.linalg.eigh(Sxx)
-        root = (evecs * np.sqrt(evals)) @ evecs.T
-        iroot = (evecs / np.sqrt(evals)) @ evecs.T
-        Wols = np.linalg.solve(Sxx, Sxy).T  # [N, M]
-        Uc, sc, Vct = np.linalg.svd(Wols @ root)
-        k = min(H, len(sc))
-        B = np.zeros((N, H))
-        A = np.zeros((H, M))
-        B[:, :k] = Uc[:, :k] * np.sqrt(sc[:k])
-        A[:k, :] = (np.sqrt(sc[:k])[:, None] * Vct[:k]) @ iroot
-
-    def t(a: np.ndarray) -> Tensor:
-        return torch.tensor(a, dtype=torch.float64)
-
-    return RRRProblem(
-        M=M,
-        N=N,
-        H=H,
-        r=r,
-        n=n,
-        W0=t(W0),
-        Sxx=t(Sxx),
-        Sxy=t(Sxy),
-        Syy=t(Syy),
-        A=t(A).requires_grad_(True),
-        B=t(B).requires_grad_(True),
-    )
-
-
-# --------------------------------------------------------------------------------------------
 # As a training-time measure
 
 
@@ -394,7 +291,8 @@ def llc_measure(
 
     Uses the training split with per-sample cross-entropy (the model's NLL in nats) by default.
     Default SGLD settings: :data:`LLC_MEASURE_CONFIG`. The chain seed is fixed so successive
-    checkpoints are compared with the same noise.
+    checkpoints are compared with the same noise. Cost per call: ``config.gradient_evaluations``
+    loss gradients (260 by default; seconds on the quick model in benchmarks/results/bench_llc.json).
     """
     cfg = config or LLC_MEASURE_CONFIG
     loss_f = loss or torch.nn.functional.cross_entropy
