@@ -24,11 +24,22 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from theory.base.errors import InputError
+from transformer_check.embed_tables import embedding_attention, use_tables
+from transformer_check.model_names import (
+    ACT_KINDS,
+    FINAL_RESID,
+    WEIGHT_PARTS,
+    act_name,
+    parse_act_name,
+    parse_weight_name,
+    weight_name,
+)
 from transformer_check.model_sizes import n_params, param_shapes
 
 __all__ = [
     "ACT_KINDS",
     "FINAL_RESID",
+    "WEIGHT_PARTS",
     "act_name",
     "parse_act_name",
     "weight_name",
@@ -45,48 +56,6 @@ __all__ = [
 
 ACTS = ("relu", "gelu")
 LAYERNORMS = (None, "pre", "post")
-
-# Per-layer activations in the forward cache: the residual before and after block l, each head's
-# output after W_O ``[B, T, H, d_model]``, the residual between attention and MLP (the MLP's input
-# before a pre-LN) and the post-activation MLP units ``[B, T, d_mlp]``.
-ACT_KINDS = ("resid_pre", "attn_head_out", "resid_mid", "mlp_hidden", "resid_post")
-FINAL_RESID = "final_resid"  # the last position's residual after the last block, ``[B, d_model]``
-WEIGHT_PARTS = {"attn": ("W_Q", "W_K", "W_V", "W_O"), "mlp": ("W_in", "W_out")}
-
-
-def act_name(kind: str, layer: int) -> str:
-    """Cache key of activation ``kind`` (one of :data:`ACT_KINDS`) of block ``layer``."""
-    if kind not in ACT_KINDS:
-        raise ValueError(f"kind: must be one of {', '.join(ACT_KINDS)}, got {kind!r}")
-    return f"{kind}.{int(layer)}"
-
-
-def parse_act_name(name: str) -> tuple[str, int]:
-    """``(kind, layer)`` of a per-layer cache key (inverse of :func:`act_name`)."""
-    kind, sep, layer = name.partition(".")
-    if not sep or kind not in ACT_KINDS or not layer.isdigit():
-        raise ValueError(f"name: {name!r} is not a per-layer activation name like 'mlp_hidden.0'")
-    return kind, int(layer)
-
-
-def weight_name(layer: int, part: str, weight: str) -> str:
-    """Name of a block's matrix in :meth:`Transformer.named_weight_matrices`: ``blocks.l.attn.W_Q``."""
-    if weight not in WEIGHT_PARTS.get(part, ()):
-        raise ValueError(f"weight: {part}.{weight} is not a block weight of {WEIGHT_PARTS}")
-    return f"blocks.{int(layer)}.{part}.{weight}"
-
-
-def parse_weight_name(name: str) -> tuple[int, str, str]:
-    """``(layer, part, weight)`` of a block matrix name (inverse of :func:`weight_name`)."""
-    parts = name.split(".")
-    if (
-        len(parts) == 4
-        and parts[0] == "blocks"
-        and parts[1].isdigit()
-        and parts[3] in WEIGHT_PARTS.get(parts[2], ())
-    ):
-        return int(parts[1]), parts[2], parts[3]
-    raise KeyError(name)
 
 
 @dataclass(frozen=True)
@@ -242,7 +211,9 @@ class MLP(nn.Module):
         self.act = F.relu if cfg.act == "relu" else F.gelu
 
     def hidden(self, x: Tensor) -> Tensor:
-        return self.act(x @ self.W_in + self.b_in)
+        """``act(x W_in + b_in)``, the bias added inside the matrix product (one pass fewer)."""
+        h = torch.addmm(self.b_in, x.reshape(-1, x.shape[-1]), self.W_in)
+        return self.act(h).view(*x.shape[:-1], h.shape[-1])
 
     def forward(self, x: Tensor) -> Tensor:
         return self.hidden(x) @ self.W_out + self.b_out
@@ -284,7 +255,12 @@ class Block(nn.Module):
             attn_out = self.attn.combine(heads)
         else:
             attn_out = self.attn(a_in, last_only)
-        x = x[:, -1:] if last_only else x
+        return self.after_attention(x[:, -1:] if last_only else x, attn_out, layer, cache)
+
+    def after_attention(
+        self, x: Tensor, attn_out: Tensor, layer: int = 0, cache: dict | None = None
+    ) -> Tensor:
+        """The block from its input residual ``x`` (the positions kept) and attention output."""
         x = x + attn_out
         if self.layernorm == "post":
             x = self.ln1(x)
@@ -300,7 +276,8 @@ class Block(nn.Module):
         hidden = self.mlp.hidden(m_in)
         if cache is not None:
             cache[act_name("mlp_hidden", layer)] = hidden
-        x = x + hidden @ self.mlp.W_out + self.mlp.b_out
+        out = torch.addmm(self.mlp.b_out, hidden.reshape(-1, hidden.shape[-1]), self.mlp.W_out)
+        x = x + out.view(x.shape)
         if self.layernorm == "post":
             x = self.ln2(x)
         return x
@@ -388,15 +365,20 @@ class Transformer(nn.Module):
                 f"tokens: expected [B, T<= {self.cfg.seq_len}] ids, got shape {tuple(tokens.shape)}"
             )
         skip = set(skip_layers or ())
-        x = self.embed(tokens)
         active = [lay for lay in range(len(self.blocks)) if lay not in skip]
         # Only the last position feeds the logits, so the last active block needs only that query
-        # row and that MLP row (a ~T-fold saving there); a cache wants every position.
+        # row and that MLP row (a ~T-fold saving there); a cache wants every position. If that
+        # block is block 0, its attention reads tables over (position, token) (embed_tables).
         last = active[-1] if (active and cache is None) else None
+        tables = last == 0 and not any(lay == 0 for lay, _ in head_patch or {})
+        tables = tables and use_tables(self, tokens)
+        x = None if tables else self.embed(tokens)  # block 0 then starts from the tables
         for lay, block in enumerate(self.blocks):
             if cache is not None:
                 cache[act_name("resid_pre", lay)] = x
-            if lay not in skip:
+            if lay == 0 and tables:
+                x = block.after_attention(*embedding_attention(self, tokens))
+            elif lay not in skip:
                 x = block(x, layer=lay, last_only=lay == last, head_patch=head_patch, cache=cache)
             if cache is not None:
                 cache[act_name("resid_post", lay)] = x
