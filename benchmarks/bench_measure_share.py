@@ -12,6 +12,11 @@ Reported: total wall time, time in training steps, time in each measure (per cal
 ``share = measure time / wall time of the main run`` against the issue's target (<= 25%), the LLC's
 share on its own, and the main run's wall time over the run without measures.
 
+``--llc-batch B`` (repeatable) adds, in the same invocation, the main run again with minibatch SGLD
+for the LLC (``B`` rows per gradient, each chain its own; the crosscheck's ``--llc-batch``): its
+share, and the LLC verdict's statistic (definitions §4.4 prediction 5, ``verdict_llc``) of both runs
+from their LLC trajectories, so the cost saved is shown beside what it does to the decision.
+
 Writes ``measure_share.json`` and ``.png/.svg`` into a new run folder under
 ``runs/bench-measure-share/``; ``--save`` copies them into ``benchmarks/results/`` (refused for
 ``--quick``, a smoke run: 20 steps, 3 measure steps, a 5-step SGLD chain).
@@ -29,6 +34,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -45,6 +51,7 @@ from transformer_check.crosscheck.config import (  # noqa: E402
     make_config,
     train_config,
 )
+from transformer_check.crosscheck.verdicts import verdict_llc  # noqa: E402
 from transformer_check.measures import build_measures  # noqa: E402
 from transformer_check.train import train  # noqa: E402
 
@@ -105,7 +112,7 @@ def timed_run(cfg: TrainConfig, out: Path) -> dict[str, Any]:
         }
         for name, f in fns.items()
     }
-    return {
+    out_ = {
         "wall_s": wall,
         "train_steps_s": steps_s,
         "measures_s": measures_s,
@@ -113,6 +120,25 @@ def timed_run(cfg: TrainConfig, out: Path) -> dict[str, Any]:
         "share": measures_s / wall,
         "per_measure": per,
         "final_test_acc": float(res.rows[-1]["test_acc"]),
+    }
+    if "llc" in fns:
+        out_["llc_verdict"] = llc_verdict(res.rows, summary, cfg.task.p)
+    return out_
+
+
+def llc_verdict(rows: list[dict], summary: dict, p: int) -> dict[str, Any]:
+    """Prediction 5's statistic on one run's LLC trajectory (``verdict_llc``, default threshold)."""
+    logged = [r for r in rows if r.get("llc") is not None]
+    steps = np.array([float(r["step"]) for r in logged])
+    llc = np.array([float(r["llc"]) for r in logged])
+    v = verdict_llc(steps, llc, summary.get("t_mem"), summary.get("t_gen"), p)
+    return {
+        "t_mem": summary.get("t_mem"),
+        "t_gen": summary.get("t_gen"),
+        "statistic": v.value,
+        "holds": v.holds,
+        "reason": v.reason,
+        "llc": {str(int(s)): float(y) for s, y in zip(steps, llc, strict=True)},
     }
 
 
@@ -130,7 +156,9 @@ def plot(res: dict, stem: Path) -> None:
 
     per = res["with_measures"]["per_measure"]
     names = sorted(per, key=lambda n: per[n]["total_s"])
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(12, 4.2))
+    variants = res.get("llc_batch_variants") or {}
+    fig, axes = plt.subplots(1, 3 if variants else 2, figsize=(18 if variants else 12, 4.2))
+    a1, a2 = axes[0], axes[1]
     a1.barh(names, [per[n]["total_s"] for n in names], color="tab:blue")
     a1.set_xlabel("seconds in the run (all calls)")
     share = res["with_measures"]["share"]
@@ -142,6 +170,27 @@ def plot(res: dict, stem: Path) -> None:
     a2.set_xscale("log")
     a2.set_xlabel("seconds per call (median)")
     a2.set_title("Cost of one call", fontsize=9)
+    if variants:
+        a3 = axes[2]
+        runs = {"full batch": res["with_measures"], **variants}
+        for label, run in runs.items():
+            lv = run["llc_verdict"]
+            s_, y_ = zip(*sorted((int(k), v) for k, v in lv["llc"].items()), strict=True)
+            stat = "n/a" if lv["statistic"] is None else f"{lv['statistic']:.2f}"
+            a3.plot(
+                s_,
+                y_,
+                marker=".",
+                label=f"{label}: measures {100 * run['share']:.0f}%, fall {stat}",
+            )
+        t_gen = res["with_measures"]["llc_verdict"]["t_gen"]
+        if t_gen is not None:
+            a3.axvline(t_gen, color="0.6", ls="--", lw=0.8)
+        a3.set_xscale("symlog", linthresh=1)
+        a3.set_xlabel("step")
+        a3.set_ylabel("LLC (SGLD)")
+        a3.set_title("LLC trajectory: full batch vs minibatch SGLD (dashed: t_gen)", fontsize=9)
+        a3.legend(fontsize=7)
     fig.tight_layout()
     save_figure(fig, stem)
 
@@ -150,6 +199,14 @@ def build_parser():
     ap = bench_parser("measure_share", __doc__.splitlines()[0])
     ap.add_argument("--preset", default="quick", help="crosscheck preset (default quick)")
     ap.add_argument("--threads", type=int, default=1, help="torch threads")
+    ap.add_argument(
+        "--llc-batch",
+        type=int,
+        action="append",
+        default=[],
+        metavar="B",
+        help="also time the main run with minibatch SGLD of B rows for the LLC (repeatable)",
+    )
     ap.add_argument(
         "--quick",
         action="store_true",
@@ -167,14 +224,30 @@ def run(args) -> int:
     check_save(args, committed="measure_share.json")
     if args.threads < 1:
         raise InputError(f"--threads: must be >= 1, got {args.threads}")
+    for b in args.llc_batch:
+        if b < 1:
+            raise InputError(f"--llc-batch: must be >= 1 rows, got {b}")
     torch.set_num_threads(args.threads)
-    main_cfg, bare_cfg = crosscheck_runs(
-        args.preset, QUICK if args.quick else {}, 2 if args.quick else None
-    )
+    overrides = QUICK if args.quick else {}
+    points = 2 if args.quick else None
+    main_cfg, bare_cfg = crosscheck_runs(args.preset, overrides, points)
     print(f"run without measures ({bare_cfg.steps} steps) ...", file=sys.stderr)
     without = plain_run(bare_cfg, args.out / "run-without-measures")
     print(f"run with {len(main_cfg.measures)} measures ...", file=sys.stderr)
     with_ = timed_run(main_cfg, args.out / "run-with-measures")
+    variants = {}
+    for b in args.llc_batch:
+        print(f"run with every measure, LLC minibatch {b} ...", file=sys.stderr)
+        cfg_b, _ = crosscheck_runs(args.preset, {**overrides, "sgld.batch_size": b}, points)
+        v = timed_run(cfg_b, args.out / f"run-llc-batch-{b}")
+        v["llc_options"] = cfg_b.measure_option_map()["llc"]
+        v["llc_share"] = v["per_measure"]["llc"]["total_s"] / v["wall_s"]
+        v["llc_call_speedup"] = (
+            with_["per_measure"]["llc"]["per_call_median_s"]
+            / v["per_measure"]["llc"]["per_call_median_s"]
+        )
+        v["target_met"] = v["share"] <= SHARE_TARGET
+        variants[f"llc_batch_{b}"] = v
     per = with_["per_measure"]
     llc = per.get("llc", {"total_s": 0.0})["total_s"]
     res = {
@@ -198,6 +271,7 @@ def run(args) -> int:
             "wall_with_over_without": with_["wall_s"] / without["wall_s"],
         },
         "target_met": with_["share"] <= SHARE_TARGET,
+        "llc_batch_variants": variants,
         "metadata": run_metadata(
             "benchmarks/bench_measure_share.py",
             {k: v for k, v in vars(args).items() if k != "func"} | {"out": str(args.out)},
@@ -220,6 +294,13 @@ def run(args) -> int:
         f"{'met' if res['target_met'] else 'NOT met'}; wall with/without measures "
         f"x{r['wall_with_over_without']:.2f}"
     )
+    for name, v in variants.items():
+        lv, lv0 = v["llc_verdict"], with_["llc_verdict"]
+        print(
+            f"{name}: measures {100 * v['share']:.1f}% (LLC {100 * v['llc_share']:.1f}%, a call "
+            f"x{v['llc_call_speedup']:.1f} faster); LLC fall {lv['statistic']} vs full batch "
+            f"{lv0['statistic']}"
+        )
     if args.save:
         for p in save_results(args.out, SAVED):
             print(f"saved {p}")

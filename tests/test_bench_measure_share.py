@@ -17,7 +17,7 @@ def bench(import_benchmark):
 @pytest.fixture(scope="module")
 def quick_result(bench, tmp_path_factory):
     out = tmp_path_factory.mktemp("measure_share") / "run"
-    assert bench.main(["--quick", "--out", str(out)]) == 0
+    assert bench.main(["--quick", "--llc-batch", "8", "--out", str(out)]) == 0
     return out, json.loads((out / "measure_share.json").read_text(encoding="utf-8"))
 
 
@@ -75,3 +75,33 @@ def test_quick_save_is_refused(bench, tmp_path, capsys):
     assert bench.main(["--quick", "--save", "--out", str(tmp_path / "a")]) == 2
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
     assert not (tmp_path / "a").exists()
+
+
+def test_quick_llc_batch_variant(quick_result):
+    """--llc-batch times the same main run with minibatch SGLD and reports its LLC verdict."""
+    out, res = quick_result
+    v = res["llc_batch_variants"]["llc_batch_8"]
+    assert v["llc_options"]["batch_size"] == 8
+    assert "batch_size" not in res["config"]["measure_options"]["llc"]  # the full-batch run
+    assert (out / "run-llc-batch-8" / "metrics.csv").is_file()
+    assert v["share"] == pytest.approx(v["measures_s"] / v["wall_s"])
+    assert v["llc_call_speedup"] > 0 and v["target_met"] == (v["share"] <= 0.25)
+    for run in (v, res["with_measures"]):
+        lv = run["llc_verdict"]
+        assert set(lv["llc"]) == {"0", "1", "20"}
+        # 20 steps neither memorise nor generalise: no statistic, and the reason says why
+        assert lv["statistic"] is None and lv["reason"]
+
+
+def test_llc_verdict_reads_the_trajectory(bench):
+    rows = [{"step": s, "llc": y} for s, y in [(0, 1.0), (10, 8.0), (50, 10.0), (200, 4.0)]]
+    rows.insert(1, {"step": 5})  # a step without an LLC (an eval-only row)
+    lv = bench.llc_verdict(rows, {"t_mem": 10, "t_gen": 100}, 47)
+    assert lv["statistic"] == pytest.approx((10.0 - 4.0) / 10.0) and lv["holds"] is True
+    assert lv["llc"] == {"0": 1.0, "10": 8.0, "50": 10.0, "200": 4.0}
+
+
+def test_bad_llc_batch_is_refused(bench, tmp_path, capsys):
+    assert bench.main(["--quick", "--llc-batch", "0", "--out", str(tmp_path / "b")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--llc-batch" in err[0]

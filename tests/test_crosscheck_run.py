@@ -18,6 +18,7 @@ from theory.base.io import read_json
 from theory.base.sweeps import ClusterSpec
 from theory.base.trajectory import Trajectory
 from transformer_check.crosscheck import Sweep, Sweeps, decide_all, make_config, run_crosscheck
+from transformer_check.crosscheck.config import measure_options
 from transformer_check.crosscheck.pooled import pool_verdicts, rules_for
 from transformer_check.crosscheck.run import data_from_json, data_to_json, transformer_points
 from transformer_check.crosscheck.verdicts import CrosscheckData, Thresholds
@@ -473,6 +474,7 @@ def test_cli_rejects_bad_input_with_one_line(capsys):
         (["crosscheck", "--p", "30", "--out", "unused"], "p:"),
         (["crosscheck", "--seeds", "0", "--out", "unused"], "--seeds"),
         (["crosscheck", "--workers", "2", "--scheduler", "tcp://h:1", "--out", "u"], "--workers"),
+        (["crosscheck", "--llc-batch", "0", "--out", "unused"], "batch_size"),
     ):
         try:
             rc = main(argv)
@@ -493,6 +495,10 @@ def test_cli_flags_reach_the_config():
     assert (cfg.p, cfg.op, cfg.seed, cfg.train.steps, cfg.train.device) == (13, "*", 2, 7, "cpu")
     assert (cfg.sfm.steps, cfg.sgld.n_chains, cfg.train.wd_sweep) == (50, 3, (1.0, 2.0))
     assert cfg.thresholds.gap_max == 0.25 and cfg.frac == 0.6 and cfg.seeds == 3
+    assert cfg.sgld.batch_size is None and "batch_size" not in measure_options(cfg)["llc"]
+    argv += ["--llc-batch", "64"]
+    cfg = config_from_args(build_parser().parse_args(argv))
+    assert cfg.sgld.batch_size == 64 and measure_options(cfg)["llc"]["batch_size"] == 64
 
 
 def test_cli_cluster_flags_reach_the_cluster_spec():

@@ -53,6 +53,9 @@ FLAGS: dict[str, FlagSpec] = {
     "sgld.n_chains": FlagSpec("--llc-chains", help="LLC: chains"),
     "sgld.n_steps": FlagSpec("--llc-steps", help="LLC: draws per chain"),
     "sgld.n_burnin": FlagSpec("--llc-burnin", help="LLC: burn-in steps per chain"),
+    "sgld.batch_size": FlagSpec(
+        "--llc-batch", help="LLC: rows per SGLD gradient, each chain its own (omit: full batch)"
+    ),
     "sfm.schedule": FlagSpec("--sfm-schedule", help="SFM gate schedule"),
     "sfm.beta": FlagSpec("--sfm-beta", help="SFM gate strength"),
     "sfm.sweep": FlagSpec("--sfm-sweep", help="SFM beta sweep, multiples of --sfm-beta"),

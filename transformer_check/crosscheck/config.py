@@ -109,6 +109,8 @@ class SGLDSettings:
     n_chains: int = 2
     n_steps: int = 100
     n_burnin: int = 30
+    # Rows per SGLD gradient, each chain its own (Lau et al. 2023 minibatch SGLD); None: full batch.
+    batch_size: int | None = None
 
     def __post_init__(self) -> None:
         check_positive("eps", self.eps)
@@ -116,6 +118,8 @@ class SGLDSettings:
         check_int("n_chains", self.n_chains, lo=1)
         check_int("n_steps", self.n_steps, lo=1)
         check_int("n_burnin", self.n_burnin, lo=0)
+        if self.batch_size is not None:
+            check_int("batch_size", self.batch_size, lo=1)
 
 
 @dataclass(frozen=True)
@@ -353,5 +357,7 @@ def measure_options(cfg: CrosscheckConfig, n_layers: int = 1) -> dict[str, dict[
         "lmn": {"n_samples": cfg.progress.lmn_samples, "seed": seed},
         "mediation": mediation,
         "ring": {},
-        "llc": {**dataclasses.asdict(cfg.sgld), "seed": seed},
+        # batch_size only when set, so full-batch runs keep the options (and run keys) they had.
+        "llc": {k: v for k, v in dataclasses.asdict(cfg.sgld).items() if v is not None}
+        | {"seed": seed},
     }
