@@ -346,6 +346,20 @@ def test_local_cluster_of_two_processes_gives_the_synchronous_records(tmp_path):
     assert sorted(p.name for p in (tmp_path / "dask" / "runs").iterdir()) == sorted(calls)
 
 
+def worker_env(pt, work_dir, report):
+    return {"env": {k: os.environ.get(k) for k in ("MALLOC_TRIM_THRESHOLD_", "OMP_NUM_THREADS")}}
+
+
+def test_local_cluster_workers_keep_mallocs_dynamic_mmap_threshold(tmp_path):
+    """Dask's MALLOC_TRIM_THRESHOLD_ is unset on the local cluster's workers (WORKER_ENV: with it,
+    every large array is a fresh mmap and Rader's SFM steps ran 2.6x slower); its other
+    defaults (one BLAS thread per worker) stay."""
+    pytest.importorskip("distributed")
+    pts = [(point_key("env", {"a": 1}), {"a": 1})]
+    (rec,), _ = run_points(pts, worker_env, tmp_path, ClusterSpec(workers=1), progress=False)
+    assert rec["env"] == {"MALLOC_TRIM_THRESHOLD_": None, "OMP_NUM_THREADS": "1"}
+
+
 _TWO_SWEEPS_SCRIPT = """
 import pathlib, sys, time
 from theory.base.sweeps import ClusterSpec, point_key, product_grid, run_points

@@ -216,6 +216,14 @@ def _run_locked(fn, pt, key, out, work, metadata) -> dict[str, Any]:
     return json.loads(json.dumps(to_jsonable(record)))  # exactly what a resume will read
 
 
+#: Environment of the local cluster's workers, beside Dask's defaults. ``None`` unsets Dask's
+#: ``MALLOC_TRIM_THRESHOLD_=65536``: any explicit glibc threshold turns off malloc's dynamic mmap
+#: threshold, so every array above 128 kB is a fresh mmap with its page faults; an SFM point at
+#: p = 97 (Rader's transforms, docs/sfm.md) then ran 2.6x slower in a worker than in a process
+#: (6.3 s against 2.4 s, measured; docs/sfm.md "Running on a cluster"). Points hold little memory,
+#: so giving it back to the OS at once buys nothing here.
+WORKER_ENV: tuple[tuple[str, Any], ...] = (("MALLOC_TRIM_THRESHOLD_", None),)
+
 #: A point's lock with no heartbeat for this long is taken over (its owner is gone).
 STALE_LOCK_S = 120.0
 _HEARTBEAT_S = 20.0
@@ -387,7 +395,12 @@ def _run_on_dask(todo, fn, abs_out, cluster, client, metadata, setup, bars, take
 
     local = None
     if client is None:
-        with warnings.catch_warnings():  # its HTTP server moving off a busy port 8787 is no news
+        import dask
+
+        with (
+            warnings.catch_warnings(),  # its HTTP server moving off a busy port 8787 is no news
+            dask.config.set({f"distributed.nanny.pre-spawn-environ.{k}": v for k, v in WORKER_ENV}),
+        ):
             warnings.filterwarnings("ignore", message="Port .* is already in use")
             local = LocalCluster(
                 n_workers=cluster.workers or os.cpu_count() or 1,
