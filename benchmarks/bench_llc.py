@@ -47,6 +47,7 @@ from theory.rlct import rrr_rlct  # noqa: E402
 from transformer_check.measures.llc import (  # noqa: E402
     LLC_MEASURE_CONFIG,
     SGLDConfig,
+    classifier_loss,
     estimate_llc,
     estimate_llc_at,
     llc_measure,
@@ -156,14 +157,8 @@ def checkpoint_case(cfg: SGLDConfig, measure_cfg: SGLDConfig, have_dv: bool) -> 
     model, _, ds, _ = load_model(CHECKPOINT)
     x, y = ds.train_x, ds.train_y
     n = len(y)
-
-    def closure(idx):
-        if idx is None:
-            return torch.nn.functional.cross_entropy(model(x), y)
-        return torch.nn.functional.cross_entropy(model(x[idx]), y[idx])
-
     with _Clock() as t_ours:
-        ours = estimate_llc(model, closure, n, cfg)
+        ours = estimate_llc(model, classifier_loss(model, x, y), n, cfg)
     row = {
         "checkpoint": str(CHECKPOINT.relative_to(ROOT)),
         "n": n,

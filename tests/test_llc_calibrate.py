@@ -46,6 +46,7 @@ def test_sweep_flags_divergence_and_matches_the_exact_law(quadratic, tmp_path):
         assert abs(p.llc - mean) < 4 * sd / math.sqrt(cfg.n_chains), (p.eps, p.nbeta, p.llc, mean)
     assert cal.recommended is not None and cal.recommended.stable
     assert cal.recommended.nbeta == nb and cal.recommended.eps < eps_grid[-1]
+    assert cal.recommended_rule == "plateau"
     d = cal.to_dict()
     write_json(tmp_path / "cal.json", d)
     back = json.loads((tmp_path / "cal.json").read_text(encoding="utf-8"))
@@ -65,6 +66,27 @@ def test_sweep_marks_negative_estimates_unstable(quadratic):
     cal = calibrate_llc(target, [1e-4], None, cfg)
     (p,) = cal.points
     assert p.llc < 0 and not p.stable and cal.recommended is None
+    assert cal.recommended_rule == "none" and cal.to_dict()["recommended_rule"] == "none"
+
+
+def test_pick_says_when_no_plateau_confirms_it():
+    """Two stable points that disagree: the smaller eps is picked, marked as a fallback; the
+    n beta nearest n/ln n is searched first, another row only when it has no stable point."""
+    from transformer_check.measures.llc_calibrate import CalibrationPoint, _recommend
+
+    def pt(eps, nb, llc, stable=True):
+        return CalibrationPoint(eps, nb, llc, 0.1, 0.0, 0.1, False, stable, np.zeros((2, 4)))
+
+    apart = [pt(1e-4, 10.0, 5.0), pt(1e-3, 10.0, 9.0)]
+    pick, rule = _recommend(apart, [10.0], 10.0, 0.1)
+    assert pick is apart[0] and rule == "fallback"
+    agree = [pt(1e-4, 10.0, 5.0), pt(1e-3, 10.0, 5.2), pt(1e-2, 10.0, 9.0, stable=False)]
+    pick, rule = _recommend(agree, [10.0], 10.0, 0.1)
+    assert pick is agree[1] and rule == "plateau"
+    other_row = [pt(1e-4, 10.0, 5.0, stable=False), pt(1e-4, 30.0, 4.0)]
+    pick, rule = _recommend(other_row, [10.0, 30.0], 10.0, 0.1)
+    assert pick is other_row[1] and rule == "fallback"
+    assert _recommend([pt(1e-4, 10.0, 5.0, stable=False)], [10.0], 10.0, 0.1) == (None, "none")
 
 
 def test_sweep_rejects_bad_grids(quadratic):

@@ -239,6 +239,21 @@ def test_llc_calibrate(train_run, work):
     assert rec.config["eps"] == [1e-4, 1e-3] and rec.config["sgld"]["n_chains"] == 2
     assert len(rec.metrics["calibration"]["eps"]) == 4 and len(rec.summary["points"]) == 4
     assert {"calibration.png", "calibration.svg"} <= set(rec.files)
+    assert rec.summary["recommended_rule"] in ("plateau", "fallback", "none")
+
+
+def test_llc_calibrate_takes_the_newest_snapshot_without_last(tmp_path):
+    """A run that kept only snapshots (like examples/runs/quick-seed0): no --step needed."""
+    from transformer_check.llc_cli import _checkpoint
+
+    ck = tmp_path / "run" / "checkpoints"
+    ck.mkdir(parents=True)
+    for s in (55, 3000, 107):
+        (ck / f"step_{s:07d}.safetensors").write_bytes(b"")
+    assert _checkpoint(tmp_path / "run", None) == ck / "step_0003000"
+    (ck / "last.safetensors").write_bytes(b"")
+    assert _checkpoint(tmp_path / "run", None) == tmp_path / "run"
+    assert _checkpoint(tmp_path / "run", 107) == ck / "step_0000107"
 
 
 def test_transformer_sweep_lists_its_runs(work):

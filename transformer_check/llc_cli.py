@@ -43,7 +43,7 @@ def add_subparser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--step", type=arg_type(check_int, 0), default=None,
-        help="the snapshot RUN/checkpoints/step_<S> (default: the run's last checkpoint)",
+        help="the snapshot RUN/checkpoints/step_<S> (default: the last checkpoint, else the newest snapshot)",
     )  # fmt: skip
     p.add_argument(
         "--eps", type=list_of(_positive), default=(1e-5, 3e-5, 1e-4, 3e-4),
@@ -74,8 +74,18 @@ def add_subparser(sub: argparse._SubParsersAction) -> None:
 
 
 def _checkpoint(run: Path, step: int | None) -> Path:
+    """RUN/checkpoints/step_<S>; without --step the run's last checkpoint, or where it kept none
+    (a run that only kept snapshots, such as examples/runs/quick-seed0) its newest snapshot."""
     if step is None:
-        return run
+        ck = run / "checkpoints"
+        if (
+            not run.is_dir()
+            or (ck / "last.safetensors").exists()
+            or (run / "last.safetensors").exists()
+        ):
+            return run
+        snaps = sorted(ck.glob("step_*.safetensors")) if ck.is_dir() else []
+        return snaps[-1].with_suffix("") if snaps else run
     path = run / "checkpoints" / f"step_{step:07d}"
     if not path.with_suffix(".safetensors").exists():
         raise InputError(
@@ -86,11 +96,10 @@ def _checkpoint(run: Path, step: int | None) -> Path:
 
 
 def _cmd(args: argparse.Namespace) -> int:
-    import torch
 
     from theory.base.io import write_csv, write_json
     from theory.base.provenance import run_metadata
-    from transformer_check.measures.llc import SGLDConfig
+    from transformer_check.measures.llc import SGLDConfig, classifier_loss
     from transformer_check.measures.llc_calibrate import calibrate_llc
     from transformer_check.measures.llc_plots import plot_calibration
     from transformer_check.measures.llc_vmap import module_target
@@ -103,15 +112,8 @@ def _cmd(args: argparse.Namespace) -> int:
     )  # fmt: skip
     ckpt = _checkpoint(args.run, args.step)
     model, _, ds, meta = load_model(ckpt)
-    x, y = ds.train_x, ds.train_y
-    n = len(y)
-
-    def closure(idx):
-        if idx is None:
-            return torch.nn.functional.cross_entropy(model(x), y)
-        return torch.nn.functional.cross_entropy(model(x[idx]), y[idx])
-
-    target = module_target(model, closure, n, cfg.params)
+    n = len(ds.train_y)
+    target = module_target(model, classifier_loss(model, ds.train_x, ds.train_y), n, cfg.params)
     nb0 = n / math.log(n)
     nbeta = args.nbeta or (nb0 / 3, nb0, 3 * nb0)
     cal = calibrate_llc(target, args.eps, nbeta, cfg)
@@ -132,10 +134,15 @@ def _cmd(args: argparse.Namespace) -> int:
     )
     plot_calibration(cal, out / "calibration")
     rec = cal.recommended
+    how = {
+        "plateau": "recommended (on the plateau)",
+        "fallback": "fallback, unconfirmed (no two neighbouring stable eps agree)",
+    }
     pick = (
         "no stable point: widen the grid"
         if rec is None
-        else f"recommended eps={rec.eps:g}, n*beta={rec.nbeta:.4g}: LLC {rec.llc:.3g} ± {rec.llc_se:.2g}"
+        else f"{how[cal.recommended_rule]}: eps={rec.eps:g}, n*beta={rec.nbeta:.4g}, "
+        f"LLC {rec.llc:.3g} ± {rec.llc_se:.2g} (± 1 SE over chains)"
     )
     stable = sum(p.stable for p in cal.points)
     print(

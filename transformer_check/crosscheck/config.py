@@ -27,6 +27,7 @@ from transformer_check.config import TrainConfig
 from transformer_check.crosscheck.verdict_base import Thresholds
 from transformer_check.data import TaskConfig
 from transformer_check.measures import ALL_MEASURES
+from transformer_check.measures.llc import LLC_MEASURE_CONFIG
 from transformer_check.measures.mediation import layer_thirds
 from transformer_check.model import ArchConfig
 from transformer_check.presets import PRESETS as TRAIN_PRESETS
@@ -104,11 +105,12 @@ class SGLDSettings:
     """The LLC's SGLD sampler in training (definitions §2.3): cheap settings for a trajectory; the
     sampler's seed is the crosscheck's."""
 
-    eps: float = 1e-4
-    gamma: float = 100.0
-    n_chains: int = 2
-    n_steps: int = 100
-    n_burnin: int = 30
+    # The training-time measure's settings (one source: LLC_MEASURE_CONFIG, definitions §2.3).
+    eps: float = LLC_MEASURE_CONFIG.eps
+    gamma: float = LLC_MEASURE_CONFIG.gamma
+    n_chains: int = LLC_MEASURE_CONFIG.n_chains
+    n_steps: int = LLC_MEASURE_CONFIG.n_steps
+    n_burnin: int = LLC_MEASURE_CONFIG.n_burnin
     # Rows per SGLD gradient, each chain its own (Lau et al. 2023 minibatch SGLD); None: full batch.
     batch_size: int | None = None
 

@@ -41,6 +41,7 @@ __all__ = [
     "LLCTarget",
     "estimate_llc",
     "estimate_llc_at",
+    "classifier_loss",
     "sample_target",
     "result_from_trace",
     "RRRProblem",
@@ -284,6 +285,24 @@ def quadratic_llc(
 # As a training-time measure
 
 
+def classifier_loss(
+    model: nn.Module,
+    x: Tensor,
+    y: Tensor,
+    loss: Callable[[Tensor, Tensor], Tensor] | None = None,
+) -> Callable[[Tensor | None], Tensor]:
+    """The closure ``loss_fn(idx)`` of :func:`estimate_llc` for a classifier: the mean per-sample
+    NLL in nats (``loss``, default cross-entropy) of the rows ``idx`` of ``(x, y)`` (None: all)."""
+    loss_f = loss or torch.nn.functional.cross_entropy
+
+    def loss_fn(idx: Tensor | None) -> Tensor:
+        if idx is None:
+            return loss_f(model(x), y)
+        return loss_f(model(x[idx]), y[idx])
+
+    return loss_fn
+
+
 def llc_measure(
     config: SGLDConfig | None = None, *, loss: Callable[[Tensor, Tensor], Tensor] | None = None
 ) -> Callable[[nn.Module, object], dict[str, float]]:
@@ -295,24 +314,15 @@ def llc_measure(
     loss gradients (260 by default; seconds on the quick model in benchmarks/results/bench_llc.json).
     """
     cfg = config or LLC_MEASURE_CONFIG
-    loss_f = loss or torch.nn.functional.cross_entropy
 
     def measure(model: nn.Module, dataset: object) -> dict[str, float]:
-        x = dataset.train_x  # type: ignore[attr-defined]
-        y = dataset.train_y  # type: ignore[attr-defined]
         dev = next(model.parameters()).device
-        x = x.to(dev)
-        y = y.to(dev)
+        x = dataset.train_x.to(dev)  # type: ignore[attr-defined]
+        y = dataset.train_y.to(dev)  # type: ignore[attr-defined]
         was_training = model.training
         model.eval()
-
-        def closure(idx: Tensor | None) -> Tensor:
-            if idx is None:
-                return loss_f(model(x), y)
-            return loss_f(model(x[idx]), y[idx])
-
         try:
-            res = estimate_llc(model, closure, len(y), cfg)
+            res = estimate_llc(model, classifier_loss(model, x, y, loss), len(y), cfg)
         finally:
             model.train(was_training)
         return res.summary()

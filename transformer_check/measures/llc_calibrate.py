@@ -64,6 +64,9 @@ class Calibration:
     init_loss: float
     rel_tol: float
     recommended: CalibrationPoint | None
+    # How the pick was made: "plateau" (it agrees with the next smaller stable eps), "fallback"
+    # (no two neighbouring stable points agree: the smallest stable eps, unconfirmed) or "none".
+    recommended_rule: str = "none"
 
     def to_dict(self) -> dict[str, object]:
         """JSON-ready: the grid, every point's numbers and the recommended point."""
@@ -75,6 +78,7 @@ class Calibration:
             "rel_tol": self.rel_tol,
             "points": [p.summary() for p in self.points],
             "recommended": None if self.recommended is None else self.recommended.summary(),
+            "recommended_rule": self.recommended_rule,
         }
 
 
@@ -99,8 +103,10 @@ def _point(
 
 def _recommend(
     points: list[CalibrationPoint], nbeta_grid: Sequence[float], prefer: float, rel_tol: float
-) -> CalibrationPoint | None:
-    """Largest stable eps on the plateau, at the grid's n beta nearest ``prefer`` (log scale)."""
+) -> tuple[CalibrationPoint | None, str]:
+    """``(point, rule)``: the largest stable eps on the plateau (``"plateau"``), at the grid's
+    n beta nearest ``prefer`` (log scale); where no two neighbouring stable points agree, the
+    smallest stable eps (``"fallback"``); ``(None, "none")`` without a stable point."""
     order = sorted(nbeta_grid, key=lambda b: abs(math.log(b / prefer)))
     for nb in order:
         row = sorted((p for p in points if p.nbeta == nb and p.stable), key=lambda p: p.eps)
@@ -108,11 +114,11 @@ def _recommend(
         for lo, hi in zip(row, row[1:], strict=False):
             if abs(hi.llc - lo.llc) <= rel_tol * abs(lo.llc) + 2 * math.hypot(hi.llc_se, lo.llc_se):
                 best = hi
-        if best is None and row:
-            best = row[0]
         if best is not None:
-            return best
-    return None
+            return best, "plateau"
+        if row:
+            return row[0], "fallback"
+    return None, "none"
 
 
 def calibrate_llc(
@@ -179,5 +185,5 @@ def calibrate_llc(
                 seed=cfg.seed,
             )
             points.append(_point(trace, target, eps, nb, pcfg, rel_tol))
-    rec = _recommend(points, nb_t, target.n / math.log(target.n), rel_tol)
-    return Calibration(points, eps_t, nb_t, cfg, target.init_loss, rel_tol, rec)
+    rec, rule = _recommend(points, nb_t, target.n / math.log(target.n), rel_tol)
+    return Calibration(points, eps_t, nb_t, cfg, target.init_loss, rel_tol, rec, rule)
