@@ -96,7 +96,6 @@ def _checkpoint(run: Path, step: int | None) -> Path:
 
 
 def _cmd(args: argparse.Namespace) -> int:
-
     from theory.base.io import write_csv, write_json
     from theory.base.provenance import run_metadata
     from transformer_check.measures.llc import SGLDConfig, classifier_loss
