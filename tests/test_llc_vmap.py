@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from test_transformer_llc import linear_regression
 
 from theory.base.errors import InputError
 from transformer_check.measures import parse_measure_option
@@ -20,20 +21,6 @@ from transformer_check.measures.llc import (
 )
 from transformer_check.measures.llc_vmap import select_params
 from transformer_check.model import ModelConfig, Transformer
-
-
-def _regression(M: int, N: int, n: int, seed: int):
-    """y = W x + noise: sufficient statistics and the OLS w* (a quadratic loss, Hessian Sxx per row)."""
-    rng = np.random.default_rng(seed)
-    x = rng.standard_normal((n, M))
-    y = x @ rng.standard_normal((N, M)).T + rng.standard_normal((n, N))
-    Sxx, Sxy, Syy = (torch.tensor(a) / n for a in (x.T @ x, x.T @ y, y.T @ y))
-    W = torch.linalg.solve(Sxx, Sxy).T.clone()
-
-    def loss_of(V: torch.Tensor) -> torch.Tensor:
-        return 0.5 * (torch.trace(Syy) - 2 * torch.trace(V @ Sxy) + torch.trace(V @ Sxx @ V.T))
-
-    return W, loss_of, np.linalg.eigvalsh(Sxx.numpy())
 
 
 def _sequential_reference(loss_of, W, n, cfg, seed):
@@ -61,7 +48,7 @@ def test_vmapped_chains_have_the_sequential_law():
     """12 vmapped chains vs 12 chains of a plain loop: both means within 4 exact SEs of the
     AR(1) law (quadratic_llc) and of each other; the spreads agree with its exact sd."""
     n = 5000
-    W, loss_of, eigs = _regression(M=3, N=2, n=n, seed=0)
+    W, loss_of, eigs = linear_regression(M=3, N=2, n=n, seed=0)
     cfg = SGLDConfig(eps=2e-4, gamma=10.0, n_chains=12, n_steps=600, n_burnin=100, seed=5)
     mean, sd = quadratic_llc(np.repeat(eigs, 2), n, cfg)
     vec = estimate_llc_at(lambda p, idx: loss_of(p["W"]), {"W": W}, n, cfg).llc_per_chain
@@ -77,7 +64,7 @@ def test_subset_llc_is_the_subset_quadratic_llc():
     """Sampling one row W[1] of a regression (the others fixed) gives the quadratic law of that
     row's Hessian block, Sxx (M eigenvalues instead of M*N), through a module and a slice."""
     n = 5000
-    W, loss_of, eigs = _regression(M=3, N=2, n=n, seed=1)
+    W, loss_of, eigs = linear_regression(M=3, N=2, n=n, seed=1)
     model = torch.nn.Linear(3, 2, bias=False).double()
     with torch.no_grad():
         model.weight.copy_(W)

@@ -22,8 +22,9 @@ from transformer_check.measures.llc import (
 )
 
 
-def _linear_regression(M: int, N: int, n: int, seed: int):
-    """Regular model y = W x: quadratic loss, Hessian eigenvalues = eig(Sxx) (each N times)."""
+def linear_regression(M: int, N: int, n: int, seed: int):
+    """Regular model y = W x + noise: ``(w* = OLS, loss_of(V), eig(Sxx))``. The loss is quadratic
+    with Hessian Sxx per row of V, so its Hessian eigenvalues are eig(Sxx), each N times."""
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((n, M))
     W0 = rng.standard_normal((N, M))
@@ -31,23 +32,24 @@ def _linear_regression(M: int, N: int, n: int, seed: int):
     Sxx, Sxy, Syy = (torch.tensor(a) / n for a in (x.T @ x, x.T @ y, y.T @ y))
     W = torch.linalg.solve(Sxx, Sxy).T.clone()  # OLS = w*
 
-    def loss(params, idx=None):
-        V = params["W"]
+    def loss_of(V: torch.Tensor) -> torch.Tensor:
         return 0.5 * (torch.trace(Syy) - 2 * torch.trace(V @ Sxy) + torch.trace(V @ Sxx @ V.T))
 
-    eigs = np.repeat(np.linalg.eigvalsh(Sxx.numpy()), N)
-    return W, loss, eigs
+    return W, loss_of, np.linalg.eigvalsh(Sxx.numpy())
 
 
 def test_quadratic_case_matches_closed_form():
     """Full-batch SGLD on a quadratic loss: mean within 4 exact standard errors of the AR(1) law."""
     n = 5000
-    W, loss, eigs = _linear_regression(M=3, N=2, n=n, seed=0)
+    W, loss_of, sxx_eigs = linear_regression(M=3, N=2, n=n, seed=0)
+    eigs = np.repeat(sxx_eigs, 2)
     cfg = SGLDConfig(eps=2e-4, gamma=10.0, n_chains=8, n_steps=1500, n_burnin=300, seed=1)
     expected, sd_chain = quadratic_llc(eigs, n, cfg)
     # eps -> 0, gamma -> 0 gives d/2 = 3: the discretisation/localisation shift is visible here.
     assert expected > 3.0 * 1.0 and abs(expected - 3.0) < 0.6
-    res = estimate_llc_at(loss, {"W": W}, n, cfg)  # vmapped over the 8 chains
+    res = estimate_llc_at(
+        lambda p, idx=None: loss_of(p["W"]), {"W": W}, n, cfg
+    )  # vmapped, 8 chains
     se = sd_chain / math.sqrt(cfg.n_chains)
     assert abs(res.llc - expected) < 4 * se, (res.llc, expected, se)
     # The chain-to-chain spread agrees with the exact per-chain sd (8 chains: within a factor 2.5).
